@@ -1,0 +1,103 @@
+"""Rollout collection and policy evaluation under lax.scan, E environments in parallel."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Transition(NamedTuple):
+    """One rollout, time-major. Shapes [T, E] unless stated."""
+
+    obs: jax.Array  # [T, E, D]
+    action: jax.Array
+    reward: jax.Array
+    terminated: jax.Array  # float 0/1: true episode end, no bootstrap
+    done: jax.Array  # float 0/1: terminated or truncated (trace cut)
+    log_prob: jax.Array  # log pi_old(a_t|s_t)
+    aux: jax.Array  # V(s_t) [T, E] or y-logits(s_t) [T, E, m]
+    next_aux: jax.Array  # V(s'_t) of the pre-reset successor (critic) or y-logits(s_{t+1}) (predictor)
+    episode_return: jax.Array  # return of the episode that ended at t, else 0
+    episode_done: jax.Array  # float 0/1: an episode ended at t
+
+
+def make_rollout(env, nets, num_steps: int):
+    """Returns rollout(params, env_params, env_state, obs, key) -> (env_state, obs, Transition).
+
+    env_state/obs are batched over E environments [E, ...]; env_params is one level shared by
+    the E workers of this agent. For the critic head, V is evaluated on the pre-reset successor
+    observation so truncated episodes bootstrap correctly; for the predictor head next_aux is
+    y(s_{t+1}) from the next step (LPG zeroes it at episode ends anyway).
+    """
+    critic = nets.head == "critic"
+    step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def rollout(params, env_params, env_state, obs, key):
+        def step(carry, step_key):
+            env_state, obs = carry
+            k_act, k_env = jax.random.split(step_key)
+            logits = nets.actor(params["actor"], obs)
+            aux = nets.aux(params["aux"], obs)
+            action = jax.random.categorical(k_act, logits)
+            log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
+            env_keys = jax.random.split(k_env, obs.shape[0])
+            next_obs, env_state, reward, terminated, truncated, info = step_env(
+                env_keys, env_state, action, env_params
+            )
+            done = jnp.logical_or(terminated, truncated)
+            next_aux = nets.aux(params["aux"], info["final_observation"]) if critic else aux
+            ep_done = info["returned_episode"].astype(jnp.float32)
+            t = Transition(
+                obs=obs,
+                action=action,
+                reward=reward.astype(jnp.float32),
+                terminated=terminated.astype(jnp.float32),
+                done=done.astype(jnp.float32),
+                log_prob=log_prob,
+                aux=aux,
+                next_aux=next_aux,
+                episode_return=ep_done * info["returned_episode_returns"],
+                episode_done=ep_done,
+            )
+            return (env_state, next_obs), t
+
+        keys = jax.random.split(key, num_steps)
+        (env_state, obs), traj = jax.lax.scan(step, (env_state, obs), keys)
+        if not critic:
+            # y(s_{t+1}): shift by one step, the last from the observation after the rollout.
+            last = nets.aux(params["aux"], obs)
+            traj = traj._replace(next_aux=jnp.concatenate([traj.aux[1:], last[None]], axis=0))
+        return env_state, obs, traj
+
+    return rollout
+
+
+def make_evaluate(env, nets, num_envs: int, num_steps: int):
+    """Returns evaluate(actor_params, env_params, key) -> mean return over num_envs fresh episodes.
+
+    Each worker runs the stochastic policy for up to num_steps steps; its score is the return of
+    its first completed episode, or the partial return if no episode ended within num_steps.
+    """
+    reset = jax.vmap(env.reset, in_axes=(0, None))
+    step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def evaluate(actor_params, env_params, key):
+        k_reset, k_run = jax.random.split(key)
+        obs, state = reset(jax.random.split(k_reset, num_envs), env_params)
+        zeros = jnp.zeros(num_envs)
+
+        def step(carry, step_key):
+            state, obs, ret, finished = carry
+            k_act, k_env = jax.random.split(step_key)
+            action = jax.random.categorical(k_act, nets.actor(actor_params, obs))
+            obs, state, reward, term, trunc, _ = step_env(jax.random.split(k_env, num_envs), state, action, env_params)
+            ret = ret + (1.0 - finished) * reward
+            finished = jnp.maximum(finished, jnp.logical_or(term, trunc).astype(jnp.float32))
+            return (state, obs, ret, finished), None
+
+        (_, _, ret, _), _ = jax.lax.scan(step, (state, obs, zeros, zeros), jax.random.split(k_run, num_steps))
+        return ret.mean()
+
+    return evaluate

@@ -1,0 +1,316 @@
+"""Run configuration: frozen dataclasses, validated in __post_init__ before anything compiles.
+
+Everything that sets shapes or loop lengths lives here (static); numbers that vary per
+population member (levels, lifetimes, objective parameters) are traced arguments instead.
+Every field can be overridden from the command line as --section.field VALUE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+OBJECTIVES = ("a2c", "ppo", "dpo", "lpo", "ta-lpo", "lpg", "ta-lpg")
+TORSOS = ("mlp", "conv", "linear")
+ACTIVATIONS = ("tanh", "relu")
+OPTIMIZERS = ("adam", "sgd")
+FITNESS = ("final", "auc", "normalised")
+SHAPING = ("winloss", "centered_rank", "z_score", "raw")
+META_OPTIMIZERS = ("es", "metagrad")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message is one line saying what would be right."""
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def _choice(name: str, value: str, choices) -> None:
+    _check(value in choices, f"{name}={value!r} is not valid; choose from: {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Which environment(s) agents train on.
+
+    name: an environment of environments.make (e.g. CartPole-v1, SpaceInvaders-MinAtar, gridworld).
+    distribution: a level distribution of environments.levels (e.g. all_vrandlife) or a named level;
+      empty for the environment's default level ("trivial distribution").
+    """
+
+    name: str = "CartPole-v1"
+    distribution: str = ""
+
+    def __post_init__(self):
+        _check(bool(self.name), "env.name must be a registered environment name")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The inner-loop agent's networks and optimiser."""
+
+    torso: str = "mlp"
+    hidden: tuple = (64, 64)
+    activation: str = "tanh"
+    optimizer: str = "adam"
+    lr: float = 2.5e-4
+    aux_lr: float = 0.0  # learning rate of the critic/predictor; 0 means "same as lr"
+    max_grad_norm: float = 0.5
+    anneal_lr: bool = True
+
+    def __post_init__(self):
+        _choice("agent.torso", self.torso, TORSOS)
+        _choice("agent.activation", self.activation, ACTIVATIONS)
+        _choice("agent.optimizer", self.optimizer, OPTIMIZERS)
+        _check(self.lr > 0, f"agent.lr must be > 0, got {self.lr}")
+        _check(self.aux_lr >= 0, f"agent.aux_lr must be >= 0 (0 = same as lr), got {self.aux_lr}")
+        _check(self.max_grad_norm > 0, f"agent.max_grad_norm must be > 0, got {self.max_grad_norm}")
+        _check(all(int(h) > 0 for h in self.hidden), f"agent.hidden must be positive widths, got {self.hidden}")
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """The objective the agent is trained with (hand-designed or learned) and its update scheme."""
+
+    name: str = "ppo"
+    epochs: int = 4
+    minibatches: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    vf_coef: float = 0.5
+    ent_coef: float = 0.01
+    normalize_adv: bool = True
+    # DPO closed form
+    dpo_alpha: float = 2.0
+    dpo_beta: float = 0.6
+    # LPO / TA-LPO drift network
+    lpo_hidden: int = 128
+    init_at_ppo: bool = False
+    lpo_init_scale: float = 1.0  # scale of the random initial drift weights
+    log_lifetime: bool = False  # TA-LPO: add a log-N multiplicative block
+    max_log_lifetime: float = 10.0  # log N is divided by this to keep inputs O(1)
+    # LPG
+    lpg_m: int = 8
+    lpg_embed: tuple = (16, 1)
+    lpg_hidden: int = 256
+    lpg_alpha_y: float = 0.5
+    lpg_include_gamma: bool = True
+
+    def __post_init__(self):
+        _choice("objective.name", self.name, OBJECTIVES)
+        _check(self.epochs >= 1, f"objective.epochs must be >= 1, got {self.epochs}")
+        _check(self.minibatches >= 1, f"objective.minibatches must be >= 1, got {self.minibatches}")
+        _check(0 <= self.gamma <= 1, f"objective.gamma must be in [0, 1], got {self.gamma}")
+        _check(0 <= self.gae_lambda <= 1, f"objective.gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        _check(self.clip_eps > 0, f"objective.clip_eps must be > 0, got {self.clip_eps}")
+        _check(self.lpg_m >= 2, f"objective.lpg_m must be >= 2, got {self.lpg_m}")
+
+    @property
+    def temporal(self) -> bool:
+        return self.name.startswith("ta-")
+
+
+@dataclass(frozen=True)
+class LifetimeConfig:
+    """One agent's lifetime: E envs, T-step rollouts, N updates, then evaluation."""
+
+    num_envs: int = 4
+    rollout_len: int = 128
+    lifetime: int = 976  # N agent updates (per-level lifetimes from a distribution override it)
+    eval_envs: int = 16
+    eval_steps: int = 500
+
+    def __post_init__(self):
+        _check(self.num_envs >= 1, f"lifetime.num_envs must be >= 1, got {self.num_envs}")
+        _check(self.rollout_len >= 1, f"lifetime.rollout_len must be >= 1, got {self.rollout_len}")
+        _check(self.lifetime >= 1, f"lifetime.lifetime (number of updates N) must be >= 1, got {self.lifetime}")
+        _check(self.eval_envs >= 1, f"lifetime.eval_envs must be >= 1, got {self.eval_envs}")
+        _check(self.eval_steps >= 1, f"lifetime.eval_steps must be >= 1, got {self.eval_steps}")
+
+
+@dataclass(frozen=True)
+class ESConfig:
+    """Evolution strategy over the objective's flattened parameters (evosax)."""
+
+    strategy: str = "Open_ES"
+    population: int = 16
+    sigma: float = 0.03
+    lr: float = 1e-2
+    lr_decay: float = 1.0  # per generation, floored at lr_min
+    lr_min: float = 1e-5
+    antithetic: bool = True
+    fitness: str = "final"
+    shaping: str = "winloss"
+    chunk_size: int = 0  # evaluate the population in chunks of this many members (0 = all at once)
+    strategy_kwargs: str = "{}"  # JSON dict of extra evosax constructor arguments
+
+    def __post_init__(self):
+        _choice("es.fitness", self.fitness, FITNESS)
+        _choice("es.shaping", self.shaping, SHAPING)
+        _check(self.population >= 2, f"es.population must be >= 2, got {self.population}")
+        _check(
+            not self.antithetic or self.population % 2 == 0,
+            f"es.population must be even with antithetic sampling, got {self.population}",
+        )
+        _check(
+            self.shaping != "winloss" or self.antithetic,
+            "es.shaping=winloss needs es.antithetic=true (it compares antithetic twins)",
+        )
+        _check(self.sigma > 0, f"es.sigma must be > 0, got {self.sigma}")
+        _check(self.lr > 0, f"es.lr must be > 0, got {self.lr}")
+        _check(0 < self.lr_decay <= 1, f"es.lr_decay must be in (0, 1], got {self.lr_decay}")
+        _check(self.chunk_size >= 0, f"es.chunk_size must be >= 0, got {self.chunk_size}")
+        _check(
+            self.chunk_size == 0 or self.population % self.chunk_size == 0,
+            f"es.chunk_size={self.chunk_size} must divide es.population={self.population}",
+        )
+        try:
+            kw = json.loads(self.strategy_kwargs)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r} ({e.msg})")
+        _check(isinstance(kw, dict), f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r}")
+        # Imported here so configs stay cheap to build; evosax's registry names every strategy.
+        from discover.meta.strategies import STRATEGIES
+
+        _choice("es.strategy", self.strategy, sorted(STRATEGIES))
+
+
+@dataclass(frozen=True)
+class MetaGradConfig:
+    """The LPG paper's meta-gradient optimiser (comparison baseline)."""
+
+    lr: float = 1e-4
+    unroll: int = 5  # K agent updates per meta-step
+    batch: int = 8  # agents (levels) per meta-step
+    critic_lr: float = 1e-3
+    beta_entropy: float = 5e-2
+    beta_y_entropy: float = 1e-3
+    beta_pi_hat: float = 5e-3
+    beta_y_hat: float = 1e-3
+
+    def __post_init__(self):
+        _check(self.lr > 0, f"metagrad.lr must be > 0, got {self.lr}")
+        _check(self.unroll >= 1, f"metagrad.unroll must be >= 1, got {self.unroll}")
+        _check(self.batch >= 1, f"metagrad.batch must be >= 1, got {self.batch}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A meta-training run: what is learned, on what, by which meta-optimiser, for how long."""
+
+    seed: int = 0
+    generations: int = 50
+    meta_optimizer: str = "es"
+    checkpoint_every: int = 10
+    log_every: int = 1
+    gens_per_call: int = 1  # generations per jitted call (host overhead knob)
+    wandb: bool = False
+    wandb_project: str = "discover"
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    lifetime: LifetimeConfig = field(default_factory=LifetimeConfig)
+    es: ESConfig = field(default_factory=ESConfig)
+    metagrad: MetaGradConfig = field(default_factory=MetaGradConfig)
+
+    def __post_init__(self):
+        _check(self.generations >= 1, f"generations must be >= 1, got {self.generations}")
+        _choice("meta_optimizer", self.meta_optimizer, META_OPTIMIZERS)
+        _check(self.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
+        _check(self.gens_per_call >= 1, f"gens_per_call must be >= 1, got {self.gens_per_call}")
+        _check(
+            self.meta_optimizer != "metagrad" or self.objective.name in ("lpg", "ta-lpg"),
+            f"meta_optimizer=metagrad is implemented for lpg/ta-lpg, not {self.objective.name}",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion to/from plain dicts and dotted command-line overrides.
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls, data: dict):
+    """Rebuild a (nested) config dataclass from a dict, e.g. a run's config.json."""
+    kwargs = {}
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"unknown config field {key!r} in {cls.__name__}; valid: {', '.join(names)}")
+        ftype = _field_type(cls, key)
+        if dataclasses.is_dataclass(ftype):
+            kwargs[key] = from_dict(ftype, value)
+        elif isinstance(value, list):
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _field_type(cls, name):
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    return hints[name]
+
+
+def _parse_value(text: str, current: Any, path: str):
+    if isinstance(current, bool):
+        low = text.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"--{path} expects true/false, got {text!r}")
+    if isinstance(current, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"--{path} expects an integer, got {text!r}")
+    if isinstance(current, float):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"--{path} expects a number, got {text!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"--{path} must be finite, got {text!r}")
+        return value
+    if isinstance(current, tuple):
+        try:
+            return tuple(int(x) for x in text.replace("[", "").replace("]", "").split(",") if x.strip())
+        except ValueError:
+            raise ConfigError(f"--{path} expects comma-separated integers, got {text!r}")
+    return text
+
+
+def apply_overrides(cfg, pairs):
+    """Return cfg with dotted command-line overrides applied, validated once at the end.
+
+    pairs: iterable of (path, text), e.g. ("es.population", "32"). Values are parsed to the
+    type of the field they replace; the whole config is rebuilt (and so validated) after all
+    overrides, so their order never matters.
+    """
+    data = to_dict(cfg)
+    for path, text in pairs:
+        node = data
+        parts = path.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(parts[:depth]) or "top level"
+                valid = ", ".join(node) if isinstance(node, dict) else "none"
+                raise ConfigError(f"unknown option --{path} ({where} has: {valid})")
+            if depth < len(parts) - 1:
+                node = node[part]
+        if isinstance(node[parts[-1]], dict):
+            raise ConfigError(f"--{path} is a section; set one of its fields, e.g. --{path}.{next(iter(node[parts[-1]]))}")
+        node[parts[-1]] = _parse_value(text, node[parts[-1]], path)
+    return from_dict(type(cfg), data)

@@ -1,0 +1,176 @@
+"""One agent's lifetime: N updates of (rollout -> objective loss -> optimiser step), then evaluation.
+
+`make_lifetime(...)` builds pure functions; `train_agent(objective_params, level, lifetime, key)`
+is the fitness function that ES vmaps over a population. Lifetimes of different length run in
+one program: the update loop scans to the static maximum and freezes agents once n >= N.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from discover.agents import gae, make_evaluate, make_networks, make_rollout
+from discover.objectives.temporal import lifetime_features
+
+
+class AgentState(NamedTuple):
+    """Everything that changes during a lifetime ([E, ...] for the env parts)."""
+
+    params: dict
+    opt_state: tuple
+    env_state: object
+    obs: jax.Array
+
+
+class LifetimeMetrics(NamedTuple):
+    """Per-update statistics [N_max] (zero past the agent's own N) and the final evaluation."""
+
+    return_sum: jax.Array  # summed returns of the episodes completed during update n
+    episodes: jax.Array  # number of episodes completed during update n
+    loss: jax.Array  # the objective's loss (last minibatch of update n)
+    final_return: jax.Array  # scalar: mean return of fresh evaluation episodes after training
+
+    @property
+    def lifetime_return(self):
+        """Mean return of all episodes completed during training (area under the curve)."""
+        return self.return_sum.sum(-1) / jnp.maximum(self.episodes.sum(-1), 1.0)
+
+
+class Lifetime(NamedTuple):
+    """The pure functions of an agent's life (see make_lifetime)."""
+
+    nets: object
+    init: Callable  # (key, level) -> AgentState
+    update: Callable  # (state, n, objective_params, level, lifetime, key) -> (state, info)
+    evaluate: Callable  # (actor_params, level, key) -> scalar
+    train: Callable  # (objective_params, level, lifetime, key) -> (AgentState, LifetimeMetrics)
+
+
+def image_shape_of(env, params):
+    """The unflattened observation shape of a (wrapped) gymnax env, if it is an image [H, W, C]."""
+    base = env
+    while hasattr(base, "_env"):
+        base = base._env
+    shape = tuple(base.observation_space(params).shape)
+    return shape if len(shape) == 3 else None
+
+
+def make_optimizer(agent_cfg):
+    """Gradient clipping then Adam scaling (or plain SGD); the learning rate is applied outside
+    so it can be annealed with the traced lifetime N and differ between actor and aux nets."""
+    clip = optax.clip_by_global_norm(agent_cfg.max_grad_norm)
+    if agent_cfg.optimizer == "adam":
+        return optax.chain(clip, optax.scale_by_adam(eps=1e-5))
+    return clip
+
+
+def make_lifetime(cfg, objective, env, env_params, max_lifetime: int) -> Lifetime:
+    """Build the lifetime functions for a RunConfig-like cfg (fields agent, objective, lifetime).
+
+    env: a wrapped environment from environments.make; env_params: any level of it (for shapes);
+    max_lifetime: static number of updates to scan (>= every N this program will see).
+    """
+    acfg, ocfg, lcfg = cfg.agent, cfg.objective, cfg.lifetime
+    num_envs, num_steps = lcfg.num_envs, lcfg.rollout_len
+    nets = make_networks(
+        acfg, env.num_actions, objective.head, objective.aux_size, image_shape_of(env, env_params)
+    )
+    rollout = make_rollout(env, nets, num_steps)
+    evaluate = make_evaluate(env, nets, lcfg.eval_envs, lcfg.eval_steps)
+    tx = make_optimizer(acfg)
+    aux_lr = acfg.aux_lr or acfg.lr
+    if objective.sequence and num_envs % objective.minibatches:
+        raise ValueError(f"lifetime.num_envs={num_envs} must be divisible by objective.minibatches={objective.minibatches}")
+    if not objective.sequence and (num_envs * num_steps) % objective.minibatches:
+        raise ValueError("lifetime.num_envs * lifetime.rollout_len must be divisible by objective.minibatches")
+    reset = jax.vmap(env.reset, in_axes=(0, None))
+
+    def init(key, level):
+        k_env, k_net = jax.random.split(key)
+        obs, env_state = reset(jax.random.split(k_env, num_envs), level)
+        params = nets.init(k_net, obs[0])
+        return AgentState(params, tx.init(params), env_state, obs)
+
+    def make_batch(traj):
+        batch = {
+            "obs": traj.obs,
+            "action": traj.action,
+            "log_prob": traj.log_prob,
+            "reward": traj.reward,
+            "done": traj.done,
+            "terminated": traj.terminated,
+            "next_aux": traj.next_aux,
+        }
+        if objective.uses_gae:
+            discounts = ocfg.gamma * (1.0 - traj.terminated)
+            adv, targets = jax.vmap(gae, in_axes=(1, 1, 1, 1, 1, None), out_axes=1)(
+                traj.reward, traj.aux, traj.next_aux, discounts, traj.done, ocfg.gae_lambda
+            )
+            batch.update(value=traj.aux, advantages=adv, targets=targets)
+        return batch
+
+    def minibatches(batch, key):
+        """Split a [T, E, ...] batch into [M, ...] minibatches (shuffled unless M == 1)."""
+        m = objective.minibatches
+        if objective.sequence:
+            perm = jax.random.permutation(key, num_envs) if m > 1 else jnp.arange(num_envs)
+            split = lambda x: jnp.swapaxes(x[:, perm].reshape((num_steps, m, num_envs // m) + x.shape[2:]), 0, 1)
+        else:
+            n = num_steps * num_envs
+            perm = jax.random.permutation(key, n) if m > 1 or objective.epochs > 1 else jnp.arange(n)
+            split = lambda x: x.reshape((n,) + x.shape[2:])[perm].reshape((m, n // m) + x.shape[2:])
+        return jax.tree.map(split, batch)
+
+    grad_fn = jax.grad(objective.loss, argnums=2, has_aux=True)
+
+    def update(state, n, objective_params, level, lifetime, key):
+        """Agent update n (0-based): one rollout, then epochs x minibatches gradient steps."""
+        k_roll, k_perm = jax.random.split(key)
+        env_state, obs, traj = rollout(state.params, level, state.env_state, state.obs, k_roll)
+        batch = make_batch(traj)
+        feats = lifetime_features(n, lifetime)
+        frac = 1.0 - n / lifetime if acfg.anneal_lr else 1.0
+        scale = {"actor": -acfg.lr * frac, "aux": -aux_lr * frac}
+
+        def grad_step(carry, mb):
+            params, opt_state = carry
+            grads, info = grad_fn(objective_params, nets, params, mb, feats)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            updates = {k: jax.tree.map(lambda u: scale[k] * u, v) for k, v in updates.items()}
+            return (optax.apply_updates(params, updates), opt_state), info
+
+        def epoch(carry, k):
+            return jax.lax.scan(grad_step, carry, minibatches(batch, k))
+
+        (params, opt_state), info = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(k_perm, objective.epochs)
+        )
+        info = jax.tree.map(lambda x: x[-1, -1], info)
+        stats = {
+            "return_sum": traj.episode_return.sum(),
+            "episodes": traj.episode_done.sum(),
+            "loss": info.get("actor_loss", jnp.float32(0.0)),
+        }
+        return AgentState(params, opt_state, env_state, obs), stats
+
+    def train(objective_params, level, lifetime, key):
+        """Train a fresh agent for `lifetime` updates (traced, <= max_lifetime), then evaluate."""
+        k_init, k_train, k_eval = jax.random.split(key, 3)
+        state = init(k_init, level)
+
+        def body(state, n):
+            # Keys depend only on n, so an agent's trajectory does not depend on max_lifetime.
+            new_state, stats = update(state, n, objective_params, level, lifetime, jax.random.fold_in(k_train, n))
+            active = n < lifetime
+            state = jax.tree.map(lambda a, b: jnp.where(active, a, b), new_state, state)
+            return state, jax.tree.map(lambda x: jnp.where(active, x, 0.0), stats)
+
+        state, stats = jax.lax.scan(body, state, jnp.arange(max_lifetime))
+        final = evaluate(state.params["actor"], level, k_eval)
+        return state, LifetimeMetrics(stats["return_sum"], stats["episodes"], stats["loss"], final)
+
+    return Lifetime(nets, init, update, evaluate, train)

@@ -1,0 +1,146 @@
+"""Learned Policy Gradient (Oh et al. 2020) and its temporally-aware variant TA-LPG.
+
+The LPG network reads one worker's rollout backwards in time and emits, per step, a scalar
+pi_hat_t (how to move log pi(a_t|s_t)) and a categorical target y_hat_t for the agent's
+prediction vector y(s_t). The agent minimises
+    L = -mean_t[pi_hat_t log pi(a_t|s_t)] + alpha_y mean_t[KL(y_hat_t || y(s_t))],
+so pi_hat plays the role of an advantage (pi_hat := A recovers A2C's policy gradient).
+All LPG inputs are stop-gradient'ed w.r.t. the agent.
+
+Per-step input x_t = [r_t, d_t, (gamma), pi(a_t|s_t), phi(y(s_t)), (1 - d_t) phi(y(s_{t+1}))]
+plus, for TA-LPG, [n/N, log N / max_log_lifetime]. We include the constant gamma by default
+(the LPG paper does; the GROOVE code omits it: set lpg_include_gamma=false for that).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from discover.objectives.base import Objective, log_prob_entropy
+
+
+class _ResetGRU(nn.Module):
+    """GRU step whose incoming state is zeroed where the episode ended at this step."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(self, h, inputs):
+        x, done = inputs
+        # Run backwards, h carries information from t+1..T; an episode end at t cuts it.
+        h = h * (1.0 - done)
+        h, out = nn.GRUCell(self.hidden)(h, x)
+        return h, out
+
+
+class LPGNetwork(nn.Module):
+    """LPG network on one trajectory.
+
+    Inputs: reward, done, pi_a [T]; y, y_next [T, m] (probabilities); extra [T, k] (temporal
+    features, k may be 0). Returns pi_hat [T], y_hat [T, m] (probabilities).
+    """
+
+    m: int
+    embed: tuple = (16, 1)
+    hidden: int = 256
+    include_gamma: bool = True
+    gamma: float = 0.99
+
+    @nn.compact
+    def __call__(self, reward, done, pi_a, y, y_next, extra):
+        embed = _Embed(tuple(self.embed))
+        phi, phi_next = embed(y), embed(y_next) * (1.0 - done)[:, None]
+        cols = [reward[:, None], done[:, None]]
+        if self.include_gamma:
+            cols.append(jnp.full_like(reward[:, None], self.gamma))
+        x = jnp.concatenate(cols + [pi_a[:, None], phi, phi_next, extra], axis=-1)
+        scan = nn.scan(
+            _ResetGRU,
+            variable_broadcast="params",
+            split_rngs={"params": False},
+            in_axes=0,
+            out_axes=0,
+            reverse=True,
+        )
+        h0 = jnp.zeros((self.hidden,), x.dtype)
+        _, out = scan(self.hidden)(h0, (x, done))
+        pi_hat = nn.Dense(1)(out)[:, 0]
+        y_hat = jax.nn.softmax(nn.Dense(self.m)(out), axis=-1)
+        return pi_hat, y_hat
+
+
+class _Embed(nn.Module):
+    """phi: the shared embedding of a prediction vector [T, m] -> [T, widths[-1]]."""
+
+    widths: tuple
+
+    @nn.compact
+    def __call__(self, y):
+        for i, w in enumerate(self.widths):
+            y = nn.Dense(w)(y)
+            if i < len(self.widths) - 1:
+                y = nn.relu(y)
+        return y
+
+
+def agent_loss_from_outputs(pi_hat, y_hat, logp, y_logp, alpha_y):
+    """The agent's LPG loss given the LPG outputs (any shape [..., T] / [..., T, m]).
+
+    -mean(pi_hat * log pi(a|s)) + alpha_y * mean(KL(y_hat || y)); y_logp = log y(s).
+    """
+    kl = jnp.sum(y_hat * (jnp.log(y_hat + 1e-8) - y_logp), axis=-1)
+    return -jnp.mean(pi_hat * logp) + alpha_y * jnp.mean(kl), kl.mean()
+
+
+def temporal_inputs(feats, n_steps, cfg):
+    """[T, 2] TA-LPG inputs (n/N, log N / max_log_lifetime), or [T, 0] for plain LPG."""
+    if not cfg.temporal:
+        return jnp.zeros((n_steps, 0))
+    row = jnp.stack([feats.progress, feats.log_lifetime / cfg.max_log_lifetime]).astype(jnp.float32)
+    return jnp.broadcast_to(row, (n_steps, 2))
+
+
+def make_lpg(cfg) -> Objective:
+    """LPG or TA-LPG (cfg.name == 'ta-lpg') as an Objective with a predictor head of size m."""
+    net = LPGNetwork(cfg.lpg_m, tuple(cfg.lpg_embed), cfg.lpg_hidden, cfg.lpg_include_gamma, cfg.gamma)
+    k = 2 if cfg.temporal else 0
+
+    def init(key):
+        t = 2
+        z = jnp.zeros((t,))
+        y = jnp.full((t, cfg.lpg_m), 1.0 / cfg.lpg_m)
+        return net.init(key, z, z, z, y, y, jnp.zeros((t, k)))
+
+    def outputs(params, batch, logp, y_logits, feats):
+        """pi_hat [T, B], y_hat [T, B, m] for a time-major batch; inputs are stop-gradient'ed."""
+        sg = jax.lax.stop_gradient
+        pi_a = sg(jnp.exp(logp))
+        y = sg(jax.nn.softmax(y_logits))
+        y_next = sg(jax.nn.softmax(batch["next_aux"]))
+        extra = temporal_inputs(feats, batch["reward"].shape[0], cfg)
+        apply = lambda r, d, p, yy, yn: net.apply(params, r, d, p, yy, yn, extra)
+        return jax.vmap(apply, in_axes=1, out_axes=1)(batch["reward"], batch["done"], pi_a, y, y_next)
+
+    def loss(params, nets, agent_params, batch, feats):
+        logits = nets.actor(agent_params["actor"], batch["obs"])
+        y_logits = nets.aux(agent_params["aux"], batch["obs"])
+        logp, entropy = log_prob_entropy(logits, batch["action"])
+        pi_hat, y_hat = outputs(params, batch, logp, y_logits, feats)
+        total, kl = agent_loss_from_outputs(pi_hat, y_hat, logp, jax.nn.log_softmax(y_logits), cfg.lpg_alpha_y)
+        return total, {"pi_hat": pi_hat.mean(), "pi_hat_abs": jnp.abs(pi_hat).mean(), "kl_y": kl, "entropy": entropy.mean()}
+
+    return Objective(
+        cfg.name,
+        init,
+        loss,
+        head="predictor",
+        aux_size=cfg.lpg_m,
+        sequence=True,
+        uses_gae=False,
+        epochs=1,
+        minibatches=1,
+        learned=True,
+        outputs=outputs,
+    )

@@ -1,0 +1,42 @@
+"""Environments for discover: LPG gridworlds, delayed chain MDPs and every gymnax env.
+
+A level is an ``EnvParams`` pytree, so one compiled environment runs a vmapped batch of levels.
+This package imports nothing from ``discover``.
+"""
+
+from environments.chain import (
+    MAX_CHAIN_LENGTH,
+    ChainParams,
+    DelayedChain,
+    make_chain_params,
+    sample_chain_params,
+)
+from environments.gridworld import (
+    MAX_OBJECTS,
+    MAX_SIZE,
+    NUM_TYPES,
+    GridParams,
+    GridState,
+    GridWorld,
+    make_grid_params,
+)
+from environments.levels import (
+    DISTRIBUTION_NAMES,
+    LEVEL_NAMES,
+    RANDOM_LEVELS,
+    TABULAR_LEVELS,
+    FixedLevel,
+    GridDistribution,
+    LevelMixture,
+    get_distribution,
+    get_level,
+)
+from environments.registry import FloatObservationWrapper, list_envs, make, wrap
+
+__all__ = [
+    "MAX_CHAIN_LENGTH", "ChainParams", "DelayedChain", "make_chain_params", "sample_chain_params",
+    "MAX_OBJECTS", "MAX_SIZE", "NUM_TYPES", "GridParams", "GridState", "GridWorld",
+    "make_grid_params", "DISTRIBUTION_NAMES", "LEVEL_NAMES", "RANDOM_LEVELS", "TABULAR_LEVELS",
+    "FixedLevel", "GridDistribution", "LevelMixture", "get_distribution", "get_level",
+    "FloatObservationWrapper", "list_envs", "make", "wrap",
+]
