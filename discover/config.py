@@ -177,9 +177,14 @@ class ESConfig:
             raise ConfigError(f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r} ({e.msg})")
         _check(isinstance(kw, dict), f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r}")
         # Imported here so configs stay cheap to build; evosax's registry names every strategy.
-        from discover.meta.strategies import STRATEGIES
+        from discover.meta.strategies import ANTITHETIC, STRATEGIES
 
         _choice("es.strategy", self.strategy, sorted(STRATEGIES))
+        _check(
+            not self.antithetic or self.strategy in ANTITHETIC,
+            f"es.antithetic=true needs a mirrored-sampling strategy ({', '.join(ANTITHETIC)}); "
+            f"set es.antithetic=false (and es.shaping=centered_rank) for {self.strategy}",
+        )
 
 
 @dataclass(frozen=True)

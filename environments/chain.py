@@ -65,7 +65,8 @@ def make_chain_params(**overrides) -> ChainParams:
                   noise=0.0, num_distractors=0, max_steps_in_episode=MAX_CHAIN_LENGTH)
     unknown = set(overrides) - set(fields)
     if unknown:
-        raise ValueError(f"unknown chain fields {sorted(unknown)}; choose from: {', '.join(fields)}")
+        raise ValueError(
+            f"unknown chain fields {sorted(unknown)}; choose from: {', '.join(fields)}")
     fields.update(overrides)
     if not 2 <= int(fields["length"]) <= MAX_CHAIN_LENGTH:
         raise ValueError(f"chain length must be in [2, {MAX_CHAIN_LENGTH}], got {fields['length']}")

@@ -129,7 +129,7 @@ def make_lpg(cfg) -> Objective:
         logp, entropy = log_prob_entropy(logits, batch["action"])
         pi_hat, y_hat = outputs(params, batch, logp, y_logits, feats)
         total, kl = agent_loss_from_outputs(pi_hat, y_hat, logp, jax.nn.log_softmax(y_logits), cfg.lpg_alpha_y)
-        return total, {"pi_hat": pi_hat.mean(), "pi_hat_abs": jnp.abs(pi_hat).mean(), "kl_y": kl, "entropy": entropy.mean()}
+        return total, {"actor_loss": total, "pi_hat": pi_hat.mean(), "pi_hat_abs": jnp.abs(pi_hat).mean(), "kl_y": kl, "entropy": entropy.mean()}
 
     return Objective(
         cfg.name,

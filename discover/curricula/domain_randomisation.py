@@ -1,0 +1,71 @@
+"""Domain randomisation: every task is a fresh draw from a level distribution (or a fixed level)."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+import environments
+
+
+class Curriculum(NamedTuple):
+    """Pure functions of a curriculum (see discover.curricula)."""
+
+    init: Callable
+    sample: Callable
+    update: Callable
+
+
+class Task(NamedTuple):
+    """What a run trains on: the env, one level for shapes, the curriculum, the static max N."""
+
+    env: object
+    template: object
+    curriculum: Curriculum
+    max_lifetime: int
+
+
+def make_domain_randomisation(distribution) -> Curriculum:
+    """DR over a distribution with a pure `sample(key) -> (EnvParams, lifetime)`."""
+
+    def sample(key, state, n):
+        levels, lifetimes = jax.vmap(distribution.sample)(jax.random.split(key, n))
+        return state, levels, jnp.asarray(lifetimes, jnp.int32)
+
+    return Curriculum(init=lambda key: jnp.zeros((), jnp.int32), sample=sample, update=lambda s, levels, scores: s)
+
+
+class _Fixed(NamedTuple):
+    """The trivial distribution: one level and one lifetime."""
+
+    level: object
+    lifetime: int
+
+    def sample(self, key):
+        del key
+        return self.level, jnp.int32(self.lifetime)
+
+
+def make_task(env_cfg, lifetime_cfg) -> Task:
+    """Build the environment and curriculum named by an EnvConfig.
+
+    env.distribution empty: the environment's default level at lifetime.lifetime updates.
+    Otherwise a named level or level distribution of `environments` (its lifetimes are used;
+    for a named level, lifetime.lifetime overrides the level's reference lifetime).
+    """
+    env, default = environments.make(env_cfg.name)
+    name = env_cfg.distribution
+    if not name:
+        dist = _Fixed(default, lifetime_cfg.lifetime)
+        max_lifetime = lifetime_cfg.lifetime
+    elif name in environments.LEVEL_NAMES:
+        level, _ = environments.get_level(name)
+        dist = _Fixed(level, lifetime_cfg.lifetime)
+        max_lifetime = lifetime_cfg.lifetime
+    else:
+        dist = environments.get_distribution(name)
+        max_lifetime = int(dist.max_lifetime)
+    template = jax.tree.map(lambda x: x, dist.sample(jax.random.key(0))[0])
+    return Task(env, template, make_domain_randomisation(dist), max_lifetime)

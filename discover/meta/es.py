@@ -1,0 +1,147 @@
+"""Meta-optimisation of an objective's parameters by evolution strategies (evosax).
+
+One generation = ask -> sample tasks -> train every member's agent for its lifetime -> shape
+fitness -> tell -> update the curriculum, all inside one compiled program. With antithetic
+task sampling the twins theta +- sigma z (members i and i + P/2) share level, lifetime and
+PRNG key (common random numbers), so the difference between their fitness is due to the
+perturbation alone.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
+
+from discover.meta.fitness import SHAPINGS, fitness_stats
+from discover.meta.strategies import lr_schedule, make_strategy
+
+
+class MetaState(NamedTuple):
+    """Everything a run needs to continue exactly: ES state, curriculum state, generation."""
+
+    es_state: object
+    curriculum_state: object
+    generation: jax.Array
+
+
+class ES(NamedTuple):
+    init: Callable  # (key, objective_params) -> MetaState
+    generation: Callable  # (MetaState, run_key) -> (MetaState, metrics)
+    mean: Callable  # (MetaState) -> objective params (the current search mean)
+    strategy: object
+
+
+def _strong(x):
+    """Drop weak types, so a generation's output state has exactly its input's types and the
+    jitted generation compiles once rather than again on its second call."""
+    return jax.lax.convert_element_type(x, jnp.asarray(x).dtype)
+
+
+def population_mesh(population: int):
+    """A 1-D device mesh over all (global) devices when the population divides evenly, else None."""
+    devices = jax.devices()
+    if len(devices) <= 1 or population % len(devices):
+        return None
+    return Mesh(np.array(devices), ("pop",))
+
+
+def make_population_eval(train, chunk_size: int, mesh):
+    """evaluate(pop [P,...], levels [P,...], lifetimes [P], keys [P]) -> LifetimeMetrics [P, ...].
+
+    chunk_size > 0 evaluates the (per-device) population in sequential chunks to bound memory;
+    with a mesh the population axis is split across devices with shard_map.
+    """
+    one = lambda p, lv, n, k: train(p, lv, n, k)[1]
+
+    def local(pop, levels, lifetimes, keys):
+        if chunk_size:
+            return jax.lax.map(lambda xs: one(*xs), (pop, levels, lifetimes, keys), batch_size=chunk_size)
+        return jax.vmap(one)(pop, levels, lifetimes, keys)
+
+    if mesh is None:
+        return local
+    spec = PartitionSpec("pop")
+    return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+
+def select_fitness(kind: str, metrics, baseline=None):
+    """Raw fitness [P] (higher is better) from per-member LifetimeMetrics.
+
+    final: mean evaluation return after training; auc: mean return of all training episodes;
+    normalised: (final - baseline) / (|baseline| + 1) with the baseline's final return on the
+    same task (A2C for LPG-style objectives, PPO for the PPO family).
+    """
+    if kind == "final":
+        return metrics.final_return
+    if kind == "auc":
+        return metrics.lifetime_return
+    return (metrics.final_return - baseline) / (jnp.abs(baseline) + 1.0)
+
+
+def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto") -> ES:
+    """Build the ES generation program for a RunConfig.
+
+    lifetime: discover.lifetime.Lifetime of the learned objective; task: curricula.Task;
+    baseline_lifetime: Lifetime of the hand-designed baseline (needed for fitness=normalised).
+    """
+    es_cfg = cfg.es
+    pop_size = es_cfg.population
+    n_tasks = pop_size // 2 if es_cfg.antithetic else pop_size
+    template = objective.init(jax.random.key(0))
+    strategy, es_params = make_strategy(es_cfg, template)
+    if mesh == "auto":
+        mesh = population_mesh(pop_size)
+    evaluate = make_population_eval(lifetime.train, es_cfg.chunk_size, mesh)
+    shape = SHAPINGS[es_cfg.shaping]
+    schedule = lr_schedule(es_cfg)
+    lcfg = cfg.lifetime
+    steps_per_update = lcfg.num_envs * lcfg.rollout_len
+    if es_cfg.fitness == "normalised":
+        if baseline_lifetime is None:
+            raise ValueError("fitness=normalised needs a baseline lifetime")
+        evaluate_baseline = make_population_eval(
+            lambda _, lv, n, k: baseline_lifetime.train({}, lv, n, k), es_cfg.chunk_size, None
+        )
+
+    def init(key, objective_params):
+        k_es, k_cur = jax.random.split(key)
+        es_state = strategy.init(k_es, objective_params, es_params)
+        state = MetaState(es_state, task.curriculum.init(k_cur), jnp.zeros((), jnp.int32))
+        out = jax.eval_shape(generation, state, jax.random.key(0))[0]
+        return jax.tree.map(lambda x, s: _strong(jnp.asarray(x, s.dtype)), state, out)
+
+    def generation(state, run_key):
+        key = jax.random.fold_in(run_key, state.generation)
+        k_ask, k_task, k_train, k_tell = jax.random.split(key, 4)
+        pop, es_state = strategy.ask(k_ask, state.es_state, es_params)
+        cur_state, levels, lifetimes = task.curriculum.sample(k_task, state.curriculum_state, n_tasks)
+        keys = jax.random.split(k_train, n_tasks)
+        twin = lambda x: jnp.concatenate([x, x], axis=0) if es_cfg.antithetic else x
+        metrics = evaluate(pop, jax.tree.map(twin, levels), twin(lifetimes), twin(keys))
+        baseline = None
+        if es_cfg.fitness == "normalised":
+            base = evaluate_baseline(jnp.zeros(n_tasks), levels, lifetimes, keys).final_return
+            baseline = twin(base)
+        fitness = select_fitness(es_cfg.fitness, metrics, baseline)
+        # evosax minimises; shaped fitness is "higher is better" and always finite.
+        es_state, _ = strategy.tell(k_tell, pop, -shape(fitness), es_state, es_params)
+        task_scores = fitness.reshape(-1, n_tasks).mean(0) if es_cfg.antithetic else fitness
+        cur_state = task.curriculum.update(cur_state, levels, task_scores)
+        out = fitness_stats(fitness)
+        out.update(
+            sigma=jnp.mean(getattr(es_state, "std", jnp.float32(es_cfg.sigma))),
+            es_lr=schedule(state.generation),
+            mean_norm=jnp.linalg.norm(es_state.mean),
+            env_steps=(lifetimes.sum() * steps_per_update * (2 if es_cfg.antithetic else 1)).astype(jnp.float32),
+        )
+        new_state = MetaState(es_state, cur_state, state.generation + 1)
+        return jax.tree.map(_strong, new_state), out
+
+    def mean(state):
+        return strategy.get_mean(state.es_state)
+
+    return ES(init, generation, mean, strategy)

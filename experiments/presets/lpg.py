@@ -1,0 +1,43 @@
+"""LPG / TA-LPG presets on gridworld distributions (SPEC sections 1, 2, 5, 6)."""
+
+import dataclasses
+
+from discover.config import AgentConfig, EnvConfig, ESConfig, LifetimeConfig, MetaGradConfig, ObjectiveConfig, RunConfig
+
+
+def _lpg(name: str, distribution: str, meta: str) -> RunConfig:
+    """Reference scale: MLP agent (32 hidden, Adam 1e-3), m = 8, 64 workers x 20 steps per update."""
+    return RunConfig(
+        generations=2500 if meta == "es" else 5000,
+        meta_optimizer=meta,
+        checkpoint_every=25,
+        env=EnvConfig("gridworld", distribution),
+        agent=AgentConfig(hidden=(32,), activation="relu", lr=1e-3, anneal_lr=False, max_grad_norm=0.5),
+        objective=ObjectiveConfig(name=name, lpg_m=8, lpg_hidden=256, gamma=0.99),
+        lifetime=LifetimeConfig(num_envs=64, rollout_len=20, lifetime=250, eval_envs=32, eval_steps=500),
+        es=ESConfig(population=1024, sigma=0.1, lr=1e-2, lr_decay=0.999, lr_min=1e-5, shaping="winloss"),
+        metagrad=MetaGradConfig(),
+    )
+
+
+def _cpu(cfg: RunConfig) -> RunConfig:
+    """Minutes on a 2-core CPU: a small LPG network, few workers, short lifetimes."""
+    return dataclasses.replace(
+        cfg,
+        generations=30,
+        checkpoint_every=10,
+        objective=dataclasses.replace(cfg.objective, lpg_hidden=16),
+        lifetime=dataclasses.replace(cfg.lifetime, num_envs=8, rollout_len=20, eval_envs=8, eval_steps=200),
+        es=dataclasses.replace(cfg.es, population=16),
+        metagrad=dataclasses.replace(cfg.metagrad, batch=4),
+    )
+
+
+LPG_PRESETS = {
+    "lpg-gridworld": (lambda: _lpg("lpg", "all_shortlife", "metagrad"), "LPG by meta-gradients on all_shortlife (LPG reference; GPU)"),
+    "lpg-es-gridworld": (lambda: _lpg("lpg", "all_shortlife", "es"), "LPG by ES on all_shortlife (GPU)"),
+    "ta-lpg-gridworld": (lambda: _lpg("ta-lpg", "all_vrandlife", "es"), "TA-LPG by ES on all_vrandlife (GPU)"),
+    "lpg-gridworld-cpu": (lambda: _cpu(_lpg("lpg", "all_shortlife", "metagrad")), "CPU-small lpg-gridworld"),
+    "lpg-es-gridworld-cpu": (lambda: _cpu(_lpg("lpg", "all_shortlife", "es")), "CPU-small lpg-es-gridworld"),
+    "ta-lpg-gridworld-cpu": (lambda: _cpu(_lpg("ta-lpg", "all_vrandlife", "es")), "CPU-small ta-lpg-gridworld"),
+}
