@@ -44,6 +44,7 @@ class Lifetime(NamedTuple):
     """The pure functions of an agent's life (see make_lifetime)."""
 
     nets: object
+    rollout: Callable  # (params, level, env_state, obs, key) -> (env_state, obs, Transition)
     init: Callable  # (key, level) -> AgentState
     update: Callable  # (state, n, objective_params, level, lifetime, key) -> (state, info)
     evaluate: Callable  # (actor_params, level, key) -> scalar
@@ -59,20 +60,26 @@ def image_shape_of(env, params):
     return shape if len(shape) == 3 else None
 
 
-def make_optimizer(agent_cfg):
+def make_optimizer(agent_cfg, differentiable: bool = False):
     """Gradient clipping then Adam scaling (or plain SGD); the learning rate is applied outside
-    so it can be annealed with the traced lifetime N and differ between actor and aux nets."""
+    so it can be annealed with the traced lifetime N and differ between actor and aux nets.
+
+    differentiable: the update will itself be differentiated (meta-gradients). Adam's
+    sqrt(v) has an infinite derivative where a gradient entry is exactly zero (e.g. weights of
+    always-zero inputs), so a small eps_root keeps second-order gradients finite.
+    """
     clip = optax.clip_by_global_norm(agent_cfg.max_grad_norm)
     if agent_cfg.optimizer == "adam":
-        return optax.chain(clip, optax.scale_by_adam(eps=1e-5))
+        return optax.chain(clip, optax.scale_by_adam(eps=1e-5, eps_root=1e-8 if differentiable else 0.0))
     return clip
 
 
-def make_lifetime(cfg, objective, env, env_params, max_lifetime: int) -> Lifetime:
+def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differentiable: bool = False) -> Lifetime:
     """Build the lifetime functions for a RunConfig-like cfg (fields agent, objective, lifetime).
 
     env: a wrapped environment from environments.make; env_params: any level of it (for shapes);
     max_lifetime: static number of updates to scan (>= every N this program will see).
+    differentiable: updates will be differentiated w.r.t. the objective (meta-gradients).
     """
     acfg, ocfg, lcfg = cfg.agent, cfg.objective, cfg.lifetime
     num_envs, num_steps = lcfg.num_envs, lcfg.rollout_len
@@ -81,7 +88,7 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int) -> Lifetim
     )
     rollout = make_rollout(env, nets, num_steps)
     evaluate = make_evaluate(env, nets, lcfg.eval_envs, lcfg.eval_steps)
-    tx = make_optimizer(acfg)
+    tx = make_optimizer(acfg, differentiable)
     aux_lr = acfg.aux_lr or acfg.lr
     if objective.sequence and num_envs % objective.minibatches:
         raise ValueError(f"lifetime.num_envs={num_envs} must be divisible by objective.minibatches={objective.minibatches}")
@@ -149,11 +156,12 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int) -> Lifetim
         (params, opt_state), info = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(k_perm, objective.epochs)
         )
-        info = jax.tree.map(lambda x: x[-1, -1], info)
+        info = jax.tree.map(lambda x: x[-1, -1], info)  # the objective's info, last minibatch
         stats = {
             "return_sum": traj.episode_return.sum(),
             "episodes": traj.episode_done.sum(),
             "loss": info.get("actor_loss", jnp.float32(0.0)),
+            "info": info,
         }
         return AgentState(params, opt_state, env_state, obs), stats
 
@@ -167,10 +175,11 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int) -> Lifetim
             new_state, stats = update(state, n, objective_params, level, lifetime, jax.random.fold_in(k_train, n))
             active = n < lifetime
             state = jax.tree.map(lambda a, b: jnp.where(active, a, b), new_state, state)
+            stats = {k: stats[k] for k in ("return_sum", "episodes", "loss")}
             return state, jax.tree.map(lambda x: jnp.where(active, x, 0.0), stats)
 
         state, stats = jax.lax.scan(body, state, jnp.arange(max_lifetime))
         final = evaluate(state.params["actor"], level, k_eval)
         return state, LifetimeMetrics(stats["return_sum"], stats["episodes"], stats["loss"], final)
 
-    return Lifetime(nets, init, update, evaluate, train)
+    return Lifetime(nets, rollout, init, update, evaluate, train)

@@ -45,8 +45,11 @@ def build(cfg: RunConfig) -> Built:
 
     objective = make_objective(cfg.objective)
     task = make_task(cfg.env, cfg.lifetime)
-    lifetime = make_lifetime(cfg, objective, task.env, task.template, task.max_lifetime)
-    base_cfg = dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, name=baseline_name(objective)))
+    metagrad = cfg.meta_optimizer == "metagrad"
+    lifetime = make_lifetime(cfg, objective, task.env, task.template, task.max_lifetime, differentiable=metagrad)
+    base_cfg = dataclasses.replace(
+        cfg, meta_optimizer="es", objective=dataclasses.replace(cfg.objective, name=baseline_name(objective))
+    )
     base_obj = make_objective(base_cfg.objective)
     baseline = make_lifetime(base_cfg, base_obj, task.env, task.template, task.max_lifetime)
     if cfg.meta_optimizer == "es":

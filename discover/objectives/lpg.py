@@ -129,7 +129,16 @@ def make_lpg(cfg) -> Objective:
         logp, entropy = log_prob_entropy(logits, batch["action"])
         pi_hat, y_hat = outputs(params, batch, logp, y_logits, feats)
         total, kl = agent_loss_from_outputs(pi_hat, y_hat, logp, jax.nn.log_softmax(y_logits), cfg.lpg_alpha_y)
-        return total, {"actor_loss": total, "pi_hat": pi_hat.mean(), "pi_hat_abs": jnp.abs(pi_hat).mean(), "kl_y": kl, "entropy": entropy.mean()}
+        info = {
+            "actor_loss": total,
+            "pi_hat": pi_hat.mean(),
+            "kl_y": kl,
+            "entropy": entropy.mean(),
+            # Differentiable w.r.t. the LPG parameters: the meta-gradient regularisers use them.
+            "pi_hat_sq": jnp.mean(pi_hat**2),
+            "y_hat_sq": jnp.mean(jnp.sum(y_hat**2, axis=-1)),
+        }
+        return total, info
 
     return Objective(
         cfg.name,

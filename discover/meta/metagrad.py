@@ -1,0 +1,170 @@
+"""The LPG paper's meta-gradient optimiser: the comparison baseline to ES.
+
+A batch of B agents lives across meta-steps. Each meta-step, every agent takes K LPG updates
+(differentiable w.r.t. the LPG parameters eta), then the updated agent is scored on a fresh
+rollout by an A2C policy-gradient loss whose advantages come from a separately trained value
+critic, plus the regularisers of the LPG paper:
+    L_meta = -mean(A log pi) - b0 H(pi) - b1 H(y) + b2 mean(pi_hat^2) + b3 mean(|y_hat|^2).
+eta follows Adam on dL_meta/deta (backpropagated through the K agent updates). Agents whose
+n reaches their lifetime N restart on a new task from the curriculum. Because it only sees K
+updates ahead, this optimiser cannot see the end of training (the TA paper's point).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from discover.agents import gae, make_networks
+from discover.lifetime import image_shape_of
+from discover.meta.fitness import fitness_stats
+
+
+class MetaGradState(NamedTuple):
+    params: dict  # eta, the LPG parameters
+    opt_state: tuple
+    agents: object  # AgentState [B, ...]
+    critic: dict  # value-critic params [B, ...]
+    critic_opt: tuple
+    n: jax.Array  # [B] update index of each agent
+    lifetimes: jax.Array  # [B]
+    levels: object  # [B, ...]
+    curriculum_state: object
+    generation: jax.Array
+
+
+class MetaGrad(NamedTuple):
+    init: callable
+    generation: callable
+    mean: callable
+
+
+def _where(mask, new, old):
+    """Per-agent select over a batched pytree: mask [B]."""
+    return jax.tree.map(lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+
+
+def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
+    mcfg, ocfg, lcfg = cfg.metagrad, cfg.objective, cfg.lifetime
+    b, k_steps = mcfg.batch, mcfg.unroll
+    critic_nets = make_networks(cfg.agent, task.env.num_actions, "critic", 0, image_shape_of(task.env, task.template))
+    meta_opt = optax.adam(mcfg.lr)
+    critic_opt = optax.adam(mcfg.critic_lr)
+    curriculum = task.curriculum
+
+    def init(key, params):
+        k_cur, k_task, k_agents, k_critic = jax.random.split(key, 4)
+        cur_state = curriculum.init(k_cur)
+        cur_state, levels, lifetimes = curriculum.sample(k_task, cur_state, b)
+        agents = jax.vmap(lifetime.init)(jax.random.split(k_agents, b), levels)
+        critic = jax.vmap(lambda k, o: critic_nets.init(k, o)["aux"])(jax.random.split(k_critic, b), agents.obs[:, 0])
+        state = MetaGradState(
+            params, meta_opt.init(params), agents, critic, jax.vmap(critic_opt.init)(critic),
+            jnp.zeros((b,), jnp.int32), lifetimes, levels, cur_state, jnp.zeros((), jnp.int32),
+        )
+        return jax.tree.map(lambda x: jnp.asarray(x), state)
+
+    def agent_meta_loss(eta, agent, critic, n, lifetime_n, level, key):
+        """K LPG updates then the meta-loss on a fresh rollout, for one agent."""
+
+        def inner(carry, i):
+            agent, n = carry
+            new, stats = lifetime.update(agent, n, eta, level, lifetime_n, jax.random.fold_in(key, i))
+            return (new, n + 1), stats
+
+        (agent_k, n_k), stats = jax.lax.scan(inner, (agent, n), jnp.arange(k_steps))
+        env_state, obs, traj = lifetime.rollout(
+            jax.lax.stop_gradient(agent_k.params), level, agent_k.env_state, agent_k.obs, jax.random.fold_in(key, k_steps)
+        )
+        # Advantages from the separate critic, evaluated on the pre-reset successors.
+        value = critic_nets.aux(critic, traj.obs)
+        next_value = critic_nets.aux(critic, _final_obs(traj, obs))
+        adv, targets = jax.vmap(gae, in_axes=(1, 1, 1, 1, 1, None), out_axes=1)(
+            traj.reward, value, next_value, ocfg.gamma * (1.0 - traj.terminated), traj.done, ocfg.gae_lambda
+        )
+        adv = jax.lax.stop_gradient(adv)
+        logits = lifetime.nets.actor(agent_k.params["actor"], traj.obs)
+        logp_all = jax.nn.log_softmax(logits)
+        logp = jnp.take_along_axis(logp_all, traj.action[..., None], axis=-1)[..., 0]
+        ent_pi = -jnp.sum(jnp.exp(logp_all) * logp_all, -1).mean()
+        y_logp = jax.nn.log_softmax(lifetime.nets.aux(agent_k.params["aux"], traj.obs))
+        ent_y = -jnp.sum(jnp.exp(y_logp) * y_logp, -1).mean()
+        info = stats["info"]
+        loss = (
+            -jnp.mean(adv * logp)
+            - mcfg.beta_entropy * ent_pi
+            - mcfg.beta_y_entropy * ent_y
+            + mcfg.beta_pi_hat * info["pi_hat_sq"].mean()
+            + mcfg.beta_y_hat * info["y_hat_sq"].mean()
+        )
+        agent_next = agent_k._replace(env_state=env_state, obs=obs)
+        critic_batch = (traj.obs, jax.lax.stop_gradient(targets))
+        ret_sum = stats["return_sum"].sum() + traj.episode_return.sum()
+        episodes = stats["episodes"].sum() + traj.episode_done.sum()
+        return loss, (jax.lax.stop_gradient(agent_next), n_k, critic_batch, ret_sum, episodes)
+
+    def batch_meta_loss(eta, state, keys):
+        loss, aux = jax.vmap(agent_meta_loss, in_axes=(None, 0, 0, 0, 0, 0, 0))(
+            eta, state.agents, state.critic, state.n, state.lifetimes, state.levels, keys
+        )
+        return loss.mean(), aux
+
+    def critic_step(critic, opt_state, batch):
+        obs, targets = batch
+        grads = jax.grad(lambda c: 0.5 * jnp.mean((critic_nets.aux(c, obs) - targets) ** 2))(critic)
+        updates, opt_state = critic_opt.update(grads, opt_state, critic)
+        return optax.apply_updates(critic, updates), opt_state
+
+    def generation(state, run_key):
+        key = jax.random.fold_in(run_key, state.generation)
+        k_agents, k_task, k_reset = jax.random.split(key, 3)
+        (loss, aux), grads = jax.value_and_grad(batch_meta_loss, has_aux=True)(
+            state.params, state, jax.random.split(k_agents, b)
+        )
+        agents, n, critic_batch, ret_sum, episodes = aux
+        finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+        # A non-finite meta-gradient is skipped rather than allowed to poison eta.
+        grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)
+        updates, opt_state = meta_opt.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        critic, critic_opt_state = jax.vmap(critic_step)(state.critic, state.critic_opt, critic_batch)
+
+        # Agents at the end of their lifetime restart on a new task with a fresh critic.
+        done = n >= state.lifetimes
+        cur_state, levels, lifetimes = curriculum.sample(k_task, state.curriculum_state, b)
+        k_a, k_c = jax.random.split(k_reset)
+        fresh = jax.vmap(lifetime.init)(jax.random.split(k_a, b), levels)
+        fresh_critic = jax.vmap(lambda kk, o: critic_nets.init(kk, o)["aux"])(jax.random.split(k_c, b), fresh.obs[:, 0])
+        agents = _where(done, fresh, agents)
+        critic = _where(done, fresh_critic, critic)
+        critic_opt_state = _where(done, jax.vmap(critic_opt.init)(fresh_critic), critic_opt_state)
+        new_state = MetaGradState(
+            params, opt_state, agents, critic, critic_opt_state,
+            jnp.where(done, 0, n), jnp.where(done, lifetimes, state.lifetimes),
+            _where(done, levels, state.levels), cur_state, state.generation + 1,
+        )
+        per_agent = ret_sum / jnp.maximum(episodes, 1.0)
+        out = fitness_stats(jnp.where(episodes > 0, per_agent, jnp.nan))
+        out.update(
+            meta_loss=loss,
+            grad_norm=optax.global_norm(grads),
+            skipped=(~finite).astype(jnp.int32),
+            es_lr=jnp.float32(mcfg.lr),
+            sigma=jnp.float32(0.0),
+            env_steps=jnp.float32(b * (k_steps + 1) * lcfg.num_envs * lcfg.rollout_len),
+        )
+        return new_state, out
+
+    return MetaGrad(init, generation, lambda state: state.params)
+
+
+def _final_obs(traj, last_obs):
+    """Successor observations [T, E, D]: s_{t+1} within the rollout, the post-rollout obs last.
+
+    At episode ends this is the reset observation; the GAE discount is zero there for
+    terminations, and truncations are rare within one rollout, so the error is negligible.
+    """
+    return jnp.concatenate([traj.obs[1:], last_obs[None]], axis=0)
