@@ -126,6 +126,7 @@ class LifetimeConfig:
     lifetime: int = 976  # N agent updates (per-level lifetimes from a distribution override it)
     eval_envs: int = 16
     eval_steps: int = 500
+    lifetime_scale: float = 1.0  # multiplies lifetimes drawn from a level distribution (CPU-small runs)
 
     def __post_init__(self):
         _check(self.num_envs >= 1, f"lifetime.num_envs must be >= 1, got {self.num_envs}")
@@ -133,6 +134,7 @@ class LifetimeConfig:
         _check(self.lifetime >= 1, f"lifetime.lifetime (number of updates N) must be >= 1, got {self.lifetime}")
         _check(self.eval_envs >= 1, f"lifetime.eval_envs must be >= 1, got {self.eval_envs}")
         _check(self.eval_steps >= 1, f"lifetime.eval_steps must be >= 1, got {self.eval_steps}")
+        _check(self.lifetime_scale > 0, f"lifetime.lifetime_scale must be > 0, got {self.lifetime_scale}")
 
 
 @dataclass(frozen=True)

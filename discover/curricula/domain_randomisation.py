@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -37,6 +39,20 @@ def make_domain_randomisation(distribution) -> Curriculum:
     return Curriculum(init=lambda key: jnp.zeros((), jnp.int32), sample=sample, update=lambda s, levels, scores: s)
 
 
+class _Scaled(NamedTuple):
+    """A level distribution whose lifetimes are multiplied by `scale` (at least 1 update)."""
+
+    base: object
+    scale: float
+
+    def sample(self, key):
+        level, lifetime = self.base.sample(key)
+        if self.scale == 1.0:
+            return level, jnp.asarray(lifetime, jnp.int32)
+        scaled = jnp.ceil(jnp.asarray(lifetime, jnp.float32) * self.scale)
+        return level, jnp.maximum(scaled, 1).astype(jnp.int32)
+
+
 class _Fixed(NamedTuple):
     """The trivial distribution: one level and one lifetime."""
 
@@ -52,8 +68,8 @@ def make_task(env_cfg, lifetime_cfg) -> Task:
     """Build the environment and curriculum named by an EnvConfig.
 
     env.distribution empty: the environment's default level at lifetime.lifetime updates.
-    Otherwise a named level or level distribution of `environments` (its lifetimes are used;
-    for a named level, lifetime.lifetime overrides the level's reference lifetime).
+    Otherwise a named level or level distribution of `environments` (its lifetimes are used,
+    times lifetime.lifetime_scale; for a named level, lifetime.lifetime is its lifetime).
     """
     env, default = environments.make(env_cfg.name)
     name = env_cfg.distribution
@@ -65,7 +81,7 @@ def make_task(env_cfg, lifetime_cfg) -> Task:
         dist = _Fixed(level, lifetime_cfg.lifetime)
         max_lifetime = lifetime_cfg.lifetime
     else:
-        dist = environments.get_distribution(name)
-        max_lifetime = int(dist.max_lifetime)
+        dist = _Scaled(environments.get_distribution(name), lifetime_cfg.lifetime_scale)
+        max_lifetime = max(1, int(math.ceil(dist.base.max_lifetime * lifetime_cfg.lifetime_scale)))
     template = jax.tree.map(lambda x: x, dist.sample(jax.random.key(0))[0])
     return Task(env, template, make_domain_randomisation(dist), max_lifetime)

@@ -27,7 +27,7 @@ def _cpu(cfg: RunConfig) -> RunConfig:
         generations=30,
         checkpoint_every=10,
         objective=dataclasses.replace(cfg.objective, lpg_hidden=16),
-        lifetime=dataclasses.replace(cfg.lifetime, num_envs=8, rollout_len=20, eval_envs=8, eval_steps=200),
+        lifetime=dataclasses.replace(cfg.lifetime, num_envs=8, rollout_len=20, eval_envs=8, eval_steps=200, lifetime_scale=0.2),
         es=dataclasses.replace(cfg.es, population=16),
         metagrad=dataclasses.replace(cfg.metagrad, batch=4),
     )
