@@ -4,17 +4,20 @@ import os as _os
 
 
 def _xla_cpu_workaround() -> None:
-    """Turn off XLA:CPU's concurrency-optimised scheduler unless the user chose otherwise.
+    """Turn off two XLA:CPU features unless the user set them: the concurrency-optimised
+    scheduler and XNNPACK.
 
-    With it on (jaxlib 0.10), some of our generation programs deadlock on CPU: the jitted
-    call never returns and uses no CPU (reproduced with the TA-LPO quickstart at specific layer
-    widths). XLA reads XLA_FLAGS when the backend starts, so this must run before the first
-    computation; it is a scheduling choice only and does not change results.
+    With them on (jaxlib 0.10.2), some of our programs deadlock on CPU: the jitted call never
+    returns and uses no CPU. Reproduced with the TA-LPO quickstart at particular layer widths
+    (fixed by the scheduler flag alone) and with 8 vmapped PPO seeds under scan (fixed by the
+    XNNPACK flag). XLA reads XLA_FLAGS when the backend starts, so this must run before the
+    first computation. These are CPU-only choices; GPU and TPU programs are unaffected.
     """
-    name = "xla_cpu_enable_concurrency_optimized_scheduler"
     flags = _os.environ.get("XLA_FLAGS", "")
-    if name not in flags:
-        _os.environ["XLA_FLAGS"] = f"{flags} --{name}=false".strip()
+    for name in ("xla_cpu_enable_concurrency_optimized_scheduler", "xla_cpu_use_xnnpack"):
+        if name not in flags:
+            flags = f"{flags} --{name}=false".strip()
+    _os.environ["XLA_FLAGS"] = flags
 
 
 _xla_cpu_workaround()

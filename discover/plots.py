@@ -97,3 +97,37 @@ def plot_run(run_dir, cfg, built, params) -> None:
         plot_meta_curve(records, run_dir / "meta_training.png")
     if cfg.objective.name in ("lpo", "ta-lpo"):
         plot_drifts(cfg.objective, params, run_dir / "drift.png")
+
+
+def plot_generalisation(horizon: dict, envs: dict, path) -> None:
+    """Held-out evaluation (discover.evaluate): left, final return vs lifetime multiple (mean and
+    bootstrap CI over seeds) per objective; right, normalised score per held-out env (mean, CI)."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    objs = list(dict.fromkeys(r["objective"] for r in horizon["rows"]))
+    for o in objs:
+        rows = [r for r in horizon["rows"] if r["objective"] == o]
+        m = np.array([r["multiple"] for r in rows])
+        ax1.plot(m, [r["mean"] for r in rows], marker="o", label=o)
+        ax1.fill_between(m, [r["ci_lo"] for r in rows], [r["ci_hi"] for r in rows], alpha=0.2)
+    ax1.set_xscale("log", base=2)
+    ax1.set_xlabel("lifetime / meta-training lifetime")
+    ax1.set_ylabel("final return")
+    ax1.set_title("horizon generalisation")
+    ax1.legend()
+    names = list(envs)
+    width = 0.8 / max(len(objs), 1)
+    for j, o in enumerate(objs):
+        rows = [next((r for r in envs[e]["rows"] if r["objective"] == o), None) for e in names]
+        mean = np.array([np.nan if r is None else r["norm_mean"] for r in rows])
+        err = np.array([[0.0, 0.0] if r is None else [r["norm_mean"] - r["norm_ci_lo"], r["norm_ci_hi"] - r["norm_mean"]] for r in rows]).T
+        ax2.bar(np.arange(len(names)) + j * width, mean, width, yerr=np.nan_to_num(err), label=o, capsize=3)
+    ax2.axhline(1.0, color="k", lw=0.5, ls="--")
+    ax2.axhline(0.0, color="k", lw=0.5)
+    ax2.set_xticks(np.arange(len(names)) + width * (len(objs) - 1) / 2, names, rotation=15)
+    ax2.set_ylabel("(ret - random) / (baseline - random)")
+    ax2.set_title("held-out environments")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -14,8 +14,8 @@ def quickstart() -> RunConfig:
     """
     return RunConfig(
         seed=0,
-        generations=40,
-        checkpoint_every=10,
+        generations=100,
+        checkpoint_every=20,
         gens_per_call=1,
         env=EnvConfig("CartPole-v1"),
         agent=AgentConfig(hidden=(32, 32), activation="tanh", lr=1e-2, anneal_lr=True),

@@ -1,0 +1,235 @@
+"""Held-out evaluation of (learned or hand-designed) objectives (SPEC section 8).
+
+Fresh agents are trained with a FIXED objective (its parameters are not updated) on a given
+environment and lifetime N, and scored by the final evaluation return of LifetimeMetrics.
+- Horizon generalisation: train at multiples (0.25x .. 4x) of the meta-training lifetime and
+  compare with the hand-designed baseline (A2C for LPG-family, PPO for LPO-family) at the same N.
+- Environment generalisation: train on held-out environments and report returns normalised by
+  the baseline trained with the same budget on the same environment.
+Statistics are over seeds: mean, interquartile mean (IQM) and percentile-bootstrap CIs.
+
+Normalised score (used everywhere in this module):
+    score = (ret - random_ret) / (baseline_ret - random_ret)
+random_ret is the return of the uniform random policy under the same evaluation protocol on the
+same environment, so 0 = random, 1 = as good as the baseline. Where the baseline does not beat
+random by more than `min_gap` the score is undefined and is NaN (never a huge fraction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import environments
+from discover.lifetime import make_lifetime
+from discover.objectives import make_objective
+
+MULTIPLES = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+# ---------------------------------------------------------------------------------- statistics
+
+
+def iqm(x) -> float:
+    """Interquartile mean of x [S] (flattened): mean of the middle 50% of sorted values.
+
+    Fractional trimming as in rliable (scipy.stats.trim_mean(x, 0.25)): with S values, the
+    lowest and highest floor(S/4) are dropped, e.g. iqm([1..8]) = mean(3,4,5,6) = 4.5.
+    """
+    x = np.sort(np.asarray(x, dtype=float).ravel())
+    if x.size == 0:
+        return float("nan")
+    k = int(np.floor(0.25 * x.size))
+    return float(x[k : x.size - k].mean())
+
+
+def bootstrap_ci(x, stat=np.mean, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
+    """Percentile bootstrap (1 - alpha) confidence interval of stat(x) over x [S].
+
+    Resamples S values with replacement n_boot times; returns (lo, hi) floats. A single value
+    (or a constant array) gives lo == hi == that value.
+    """
+    x = np.asarray(x, dtype=float).ravel()
+    if x.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))
+    stats = np.array([stat(x[i]) for i in idx])
+    return float(np.quantile(stats, alpha / 2)), float(np.quantile(stats, 1 - alpha / 2))
+
+
+def normalised_score(ret, baseline_ret, random_ret=0.0, min_gap: float = 1e-6):
+    """(ret - random_ret) / (baseline_ret - random_ret), elementwise (numpy broadcasting).
+
+    ret: [...] returns to score; baseline_ret: the baseline's return on the same env and budget
+    (use its mean over seeds so baseline noise does not enter per seed); random_ret: uniform
+    random policy's return on the same env (default 0: then score = ret / baseline_ret).
+    NaN where baseline_ret - random_ret <= min_gap (the baseline did not beat random, so the
+    ratio would be meaningless or sign-flipped).
+    """
+    ret = np.asarray(ret, dtype=float)
+    gap = np.asarray(baseline_ret, dtype=float) - np.asarray(random_ret, dtype=float)
+    safe = np.where(gap > min_gap, gap, 1.0)
+    return np.where(gap > min_gap, (ret - random_ret) / safe, np.nan)
+
+
+def summarise(x, n_boot: int = 1000, seed: int = 0) -> dict:
+    """{mean, iqm, ci_lo, ci_hi (bootstrap CI of the mean), iqm_lo, iqm_hi} of x [S], NaNs dropped."""
+    x = np.asarray(x, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return dict(mean=float("nan"), iqm=float("nan"), ci_lo=float("nan"), ci_hi=float("nan"),
+                    iqm_lo=float("nan"), iqm_hi=float("nan"))
+    lo, hi = bootstrap_ci(x, np.mean, n_boot, seed=seed)
+    ilo, ihi = bootstrap_ci(x, iqm, n_boot, seed=seed)
+    return dict(mean=float(x.mean()), iqm=iqm(x), ci_lo=lo, ci_hi=hi, iqm_lo=ilo, iqm_hi=ihi)
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+def _env(env_name: str, level):
+    """(wrapped env, EnvParams): level None = default, str = named gridworld level, else EnvParams."""
+    env, params = environments.make(env_name)
+    if isinstance(level, str):
+        params, _ = environments.get_level(level)
+    elif level is not None:
+        params = level
+    return env, params
+
+
+def _setup(cfg, objective, agent_cfg, lifetime_cfg):
+    """A make_lifetime cfg (agent, objective, lifetime) and the Objective; objective may be a name."""
+    ocfg = cfg.objective
+    if isinstance(objective, str):
+        ocfg = dataclasses.replace(ocfg, name=objective)
+        objective = make_objective(ocfg)
+    lt_cfg = types.SimpleNamespace(
+        agent=agent_cfg or cfg.agent, objective=ocfg, lifetime=lifetime_cfg or cfg.lifetime
+    )
+    return lt_cfg, objective
+
+
+def train_returns(cfg, objective, objective_params, env_name, level_or_none, lifetimes, seeds: int,
+                  agent_cfg=None, lifetime_cfg=None, seed: int = 0) -> np.ndarray:
+    """Final evaluation returns [len(lifetimes), seeds] of fresh agents trained with a fixed objective.
+
+    cfg: RunConfig-like (agent, objective, lifetime sections); objective: an Objective or a name
+    ("a2c", "ppo", ...) built from cfg.objective with that name; objective_params: its params
+    ({} for hand-designed ones). env_name: an environments.make name; level_or_none: see _env.
+    lifetimes: agent updates N, one compiled program each (scan length N, vmapped over seeds).
+    agent_cfg / lifetime_cfg: override cfg.agent / cfg.lifetime (e.g. a conv torso on MinAtar).
+    Seeds use keys split from PRNGKey(seed), identical for every objective (common random numbers).
+    """
+    lt_cfg, objective = _setup(cfg, objective, agent_cfg, lifetime_cfg)
+    env, params = _env(env_name, level_or_none)
+    keys = jax.random.split(jax.random.key(seed), seeds)
+    out = np.zeros((len(lifetimes), seeds), dtype=np.float64)
+    for i, n in enumerate(lifetimes):
+        n = int(n)
+        lt = make_lifetime(lt_cfg, objective, env, params, max_lifetime=n)
+        run = jax.jit(jax.vmap(lambda p, lv, k: lt.train(p, lv, jnp.int32(n), k)[1].final_return,
+                               in_axes=(None, None, 0)))
+        out[i] = np.asarray(run(objective_params, params, keys))
+    return out
+
+
+def random_returns(cfg, env_name, level_or_none, seeds: int, agent_cfg=None, lifetime_cfg=None,
+                   seed: int = 0) -> np.ndarray:
+    """[seeds] returns of the uniform random policy under the same evaluation protocol.
+
+    An actor whose parameters are all zero outputs zero logits, i.e. the uniform policy.
+    """
+    lt_cfg, objective = _setup(cfg, "a2c", agent_cfg, lifetime_cfg)
+    env, params = _env(env_name, level_or_none)
+    lt = make_lifetime(lt_cfg, objective, env, params, max_lifetime=1)
+
+    def one(key):
+        k_init, k_eval = jax.random.split(key)
+        actor = jax.tree.map(jnp.zeros_like, lt.init(k_init, params).params["actor"])
+        return lt.evaluate(actor, params, k_eval)
+
+    return np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(seed + 1), seeds)))
+
+
+def baseline_for(objective) -> str:
+    """The hand-designed baseline of an objective: A2C for LPG-family (predictor head), else PPO."""
+    name = objective if isinstance(objective, str) else objective.name
+    return "a2c" if name in ("lpg", "ta-lpg", "a2c") else "ppo"
+
+
+# -------------------------------------------------------------------------------------- grids
+
+
+def horizon_grid(cfg, learned: dict, env_name, level_or_none, ref_lifetime: int, seeds: int,
+                 multiples=MULTIPLES, agent_cfg=None, lifetime_cfg=None, seed: int = 0) -> dict:
+    """Horizon generalisation: every objective trained at N = round(m * ref_lifetime) for m in multiples.
+
+    learned: {label: (Objective, params)}; their baselines (baseline_for) are added with {} params.
+    Returns {"lifetimes": [M], "multiples": [M], "random_return": float, "rows": [...]}, one row per
+    (objective, multiple): objective, multiple, lifetime, returns [S], mean / iqm / CIs of the
+    return, and norm_* = the same statistics of normalised_score against the baseline's mean
+    return at the same N.
+    """
+    lifetimes = [max(1, int(round(m * ref_lifetime))) for m in multiples]
+    runs = dict(learned)
+    for label, (obj, _) in learned.items():
+        runs.setdefault(baseline_for(obj), (baseline_for(obj), {}))
+    kw = dict(agent_cfg=agent_cfg, lifetime_cfg=lifetime_cfg, seed=seed)
+    rets = {label: train_returns(cfg, obj, p, env_name, level_or_none, lifetimes, seeds, **kw)
+            for label, (obj, p) in runs.items()}
+    rand = float(random_returns(cfg, env_name, level_or_none, seeds, **kw).mean())
+    rows = []
+    for label, (obj, _) in runs.items():
+        base = rets[baseline_for(obj)]
+        for i, (m, n) in enumerate(zip(multiples, lifetimes)):
+            norm = normalised_score(rets[label][i], base[i].mean(), rand)
+            rows.append(dict(objective=label, multiple=m, lifetime=n, returns=rets[label][i].tolist(),
+                             **summarise(rets[label][i], seed=seed),
+                             **{f"norm_{k}": v for k, v in summarise(norm, seed=seed).items()}))
+    return dict(lifetimes=lifetimes, multiples=list(multiples), random_return=rand, rows=rows)
+
+
+def environment_grid(cfg, learned: dict, envs: dict, seeds: int, seed: int = 0) -> dict:
+    """Environment generalisation: normalised scores vs the baseline with the same budget and env.
+
+    learned: {label: (Objective, params)}. envs: {env_label: dict(env=name, level=None|str|EnvParams,
+    lifetime=N, agent=AgentConfig|None, lifetime_cfg=LifetimeConfig|None)}.
+    Returns {env_label: {"lifetime", "random_return", "baseline_return", "rows": [...]}} with one
+    row per objective (learned ones and their baselines): returns [S], return stats, and norm_*
+    stats of normalised_score(returns, mean baseline return, random return).
+    """
+    out = {}
+    for env_label, spec in envs.items():
+        kw = dict(agent_cfg=spec.get("agent"), lifetime_cfg=spec.get("lifetime_cfg"), seed=seed)
+        grid = horizon_grid(cfg, learned, spec["env"], spec.get("level"), spec["lifetime"], seeds,
+                            multiples=(1.0,), **kw)
+        base = {r["objective"]: r["mean"] for r in grid["rows"]}
+        out[env_label] = dict(
+            lifetime=spec["lifetime"], random_return=grid["random_return"],
+            baseline_return={b: base[b] for b in {baseline_for(o) for o, _ in learned.values()}},
+            rows=grid["rows"],
+        )
+    return out
+
+
+def table(rows, key: str = "multiple", value: str = "mean", fmt: str = "{:.3f}") -> str:
+    """Markdown table of row dicts: one line per objective, one column per distinct `key`, cells
+    `value [ci_lo, ci_hi]` (the CI of the same prefix, e.g. norm_mean -> norm_ci_lo/hi)."""
+    prefix = value[: -len("mean")] if value.endswith("mean") else value[: -len("iqm")]
+    lo, hi = (f"{prefix}ci_lo", f"{prefix}ci_hi") if value.endswith("mean") else (f"{prefix}iqm_lo", f"{prefix}iqm_hi")
+    cols = list(dict.fromkeys(r[key] for r in rows))
+    objs = list(dict.fromkeys(r["objective"] for r in rows))
+    lines = [f"| objective | " + " | ".join(f"{key}={c}" for c in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for o in objs:
+        cells = []
+        for c in cols:
+            r = next((r for r in rows if r["objective"] == o and r[key] == c), None)
+            cells.append("-" if r is None else f"{fmt.format(r[value])} [{fmt.format(r[lo])}, {fmt.format(r[hi])}]")
+        lines.append(f"| {o} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,487 @@
+"""ES scaling benchmark: generation time vs population, host-loop overhead, sharded vs unsharded.
+
+    python -m experiments.benchmarks.es_scaling [--quick] [--out FILE]
+
+On one machine in one run, for a fixed small TA-LPO config (the `quickstart` preset: CartPole,
+4 envs x 32 steps x 24 updates, then 8 x 200 evaluation steps per member):
+
+  scaling     for each population P (8, 16, 32, 64): the one-generation program of
+              discover.meta.run.make_multi_generation(meta, 1), compiled ahead of time (compile
+              time reported separately), run once to warm up, then timed `reps` times with
+              block_until_ready, the state carried from call to call as in training. The
+              populations are interleaved round by round so that load from other processes hits
+              them alike. Env steps per second count training steps (the generation's
+              `env_steps` metric: P x E x T x N) and, separately, training + evaluation steps.
+  host_loop   the real host loop, discover.meta.run.train(cfg, tmpdir, progress=False), for G
+              generations with gens_per_call 1 and 4. The compiled call is instrumented (time
+              from dispatch to block_until_ready of its outputs); the loop window runs from the
+              first execution (after compilation) to the end of the loop (when train asks for
+              the final ES mean). host_fraction = 1 - (time inside the compiled calls) / (loop
+              window): metric conversion, JSONL logging, checkpointing and Python bookkeeping.
+              The final summary (3 extra compiled evaluations) and plots are stubbed out: they
+              run once per run and are not part of the per-generation loop.
+  sharding    in a subprocess with XLA_FLAGS=--xla_force_host_platform_device_count=4, one
+              generation from the same state with the default mesh (shard_map over 4 devices)
+              and with make_es(..., mesh=None): ES means, per-member fitness and the
+              generation's metrics compared (max abs difference, bit-identical or not), time of
+              each. If they differ, a third program (unsharded, es.chunk_size = P / 4, so each
+              vmap has the same width as a shard) tells whether the vmap width is the cause.
+
+Writes experiments/benchmarks/results/es_scaling_<platform>.json (…_quick.json with --quick).
+Runs unchanged on GPU (on one GPU the sharding part still uses 4 virtual host CPU devices;
+it reports what it ran on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import faulthandler
+import json
+import os
+import re
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+import discover  # noqa: F401  (sets the XLA:CPU scheduler flag before jax starts its backend)
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+RESULTS_DIR = Path(__file__).parent / "results"
+SHARD_FLAGS = "--xla_force_host_platform_device_count=4 --xla_cpu_enable_concurrency_optimized_scheduler=false"
+
+
+def base_config(population: int, generations: int = 40, gens_per_call: int = 1):
+    from experiments.presets import get_preset
+
+    cfg = get_preset("quickstart")
+    return dataclasses.replace(
+        cfg,
+        generations=generations,
+        gens_per_call=gens_per_call,
+        es=dataclasses.replace(cfg.es, population=population),
+    )
+
+
+def machine_info():
+    info = {
+        "platform": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "node": platform.node(),
+        "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu_model"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    if hasattr(os, "getloadavg"):
+        info["loadavg_start"] = os.getloadavg()
+    return info
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _stats(times):
+    return {
+        "times_s": times,
+        "mean_s": statistics.fmean(times),
+        "std_s": statistics.stdev(times) if len(times) > 1 else 0.0,
+        "min_s": min(times),
+        "median_s": statistics.median(times),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. generation time vs population
+
+
+def bench_scaling(populations, reps, cache):
+    from discover.meta.run import _keys, build, make_multi_generation
+
+    progs = {}
+    for p in populations:
+        cfg = base_config(p)
+        built = build(cfg)
+        k_init, k_obj, k_run, _ = _keys(cfg)
+        state = built.meta.init(k_init, built.objective.init(k_obj))
+        t0 = time.perf_counter()
+        compiled = make_multi_generation(built.meta, 1).lower(state, k_run).compile()
+        compile_s = time.perf_counter() - t0
+        cache[(p, 1)] = compiled
+        t0 = time.perf_counter()
+        state, metrics = jax.block_until_ready(compiled(state, k_run))
+        first_s = time.perf_counter() - t0
+        lc = cfg.lifetime
+        train_steps = float(np.asarray(metrics["env_steps"]).sum())
+        eval_steps = float(p * lc.eval_envs * lc.eval_steps)
+        progs[p] = dict(compiled=compiled, state=state, key=k_run, times=[])
+        progs[p]["row"] = {
+            "population": p,
+            "compile_s": compile_s,
+            "first_call_s": first_s,
+            "train_env_steps_per_gen": train_steps,
+            "eval_env_steps_per_gen": eval_steps,
+        }
+        log(f"  P={p:<3} compiled in {compile_s:6.2f}s, first call {first_s:.3f}s")
+    for _ in range(reps):  # interleaved rounds
+        for p, pr in progs.items():
+            t0 = time.perf_counter()
+            pr["state"], _ = jax.block_until_ready(pr["compiled"](pr["state"], pr["key"]))
+            pr["times"].append(time.perf_counter() - t0)
+    rows = []
+    for p, pr in progs.items():
+        row = pr["row"]
+        row.update(_stats(pr["times"]))
+        row["train_env_steps_per_s"] = row["train_env_steps_per_gen"] / row["mean_s"]
+        row["total_env_steps_per_s"] = (row["train_env_steps_per_gen"] + row["eval_env_steps_per_gen"]) / row["mean_s"]
+        row["per_member_ms"] = 1e3 * row["mean_s"] / p
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. host overhead of the real training loop
+
+
+def bench_host_loop(population, generations, gens_per_call, cache):
+    import discover.meta.run as run_mod
+
+    cfg = base_config(population, generations=generations, gens_per_call=gens_per_call)
+    rec = {"calls": [], "compile_s": 0.0, "reused_compiled": False, "loop_start": None, "loop_end": None}
+    rec.update(checkpoint=[], log_write=[])
+    orig_build = run_mod.build
+    orig_save = run_mod.checkpoint.save
+    orig_write = run_mod.MetricsLog.write
+
+    def timed(fn, name):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                rec[name].append(time.perf_counter() - t0)
+
+        return wrapper
+
+    def make_step(meta, k):
+        jitted = run_mod.jax.jit(lambda s, key: jax.lax.scan(lambda c, _: meta.generation(c, key), s, None, length=k))
+        compiled = {}
+
+        def step(state, key):
+            if "c" not in compiled:
+                if (population, k) in cache:  # identical config and shapes: reuse the executable
+                    compiled["c"] = cache[(population, k)]
+                    rec["reused_compiled"] = True
+                else:
+                    t0 = time.perf_counter()
+                    compiled["c"] = jitted.lower(state, key).compile()
+                    rec["compile_s"] += time.perf_counter() - t0
+                    cache[(population, k)] = compiled["c"]
+                rec["loop_start"] = time.perf_counter()
+            t0 = time.perf_counter()
+            out = jax.block_until_ready(compiled["c"](state, key))
+            rec["calls"].append(time.perf_counter() - t0)
+            return out
+
+        return step
+
+    def build(c):
+        built = orig_build(c)
+        mean = built.meta.mean
+
+        def mean_and_stop(state):
+            rec["loop_end"] = time.perf_counter()
+            return mean(state)
+
+        return built._replace(meta=built.meta._replace(mean=mean_and_stop))
+
+    def summarise(cfg_, built, init_params, final_params, key, records, wall):
+        return {"generations": len(records), "wall_time_s": wall, "stubbed": True, "records": records}
+
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(run_mod, "build", build), mock.patch.object(
+        run_mod, "make_multi_generation", make_step
+    ), mock.patch.object(run_mod, "summarise", summarise), mock.patch("discover.plots.plot_run", lambda *a, **k: None), mock.patch.object(
+        run_mod.checkpoint, "save", timed(orig_save, "checkpoint")
+    ), mock.patch.object(run_mod.MetricsLog, "write", timed(orig_write, "log_write")):
+        t0 = time.perf_counter()
+        summary = run_mod.train(cfg, Path(tmp) / "run", progress=False)
+        total_s = time.perf_counter() - t0
+        n_ckpt = len(list((Path(tmp) / "run").rglob("*"))) if (Path(tmp) / "run").exists() else 0
+    loop_s = rec["loop_end"] - rec["loop_start"]
+    inside_s = sum(rec["calls"])
+    logged_wall = sum(r.get("wall_time", 0.0) for r in summary["records"])
+    return {
+        "population": population,
+        "generations": generations,
+        "gens_per_call": gens_per_call,
+        "checkpoint_every": cfg.checkpoint_every,
+        "calls": len(rec["calls"]),
+        "call_times_s": rec["calls"],
+        "compile_s": rec["compile_s"],
+        "reused_compiled_executable": rec["reused_compiled"],
+        "loop_wall_s": loop_s,
+        "inside_compiled_s": inside_s,
+        "outside_compiled_s": loop_s - inside_s,
+        "host_fraction": (loop_s - inside_s) / loop_s,
+        "host_overhead_per_gen_ms": 1e3 * (loop_s - inside_s) / generations,
+        "checkpoint_saves": len(rec["checkpoint"]),
+        "checkpoint_s": sum(rec["checkpoint"]),
+        "checkpoint_times_s": rec["checkpoint"],
+        "log_write_s": sum(rec["log_write"]),
+        "other_host_s": loop_s - inside_s - sum(rec["checkpoint"]) - sum(rec["log_write"]),
+        "host_fraction_excl_checkpoints": (loop_s - inside_s - sum(rec["checkpoint"])) / (loop_s - sum(rec["checkpoint"])),
+        "first_call_s": rec["calls"][0],
+        "later_calls_mean_s": statistics.fmean(rec["calls"][1:]) if len(rec["calls"]) > 1 else None,
+        "gen_time_in_loop_s": inside_s / generations,
+        "train_logged_wall_time_s": logged_wall,
+        "train_total_s_incl_build_compile": total_s,
+        "files_in_run_dir": n_ckpt,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. sharded vs unsharded (subprocess with 4 host devices)
+
+
+def shard_worker(population, reps, quick=False):
+    """Runs inside the subprocess; prints one JSON object on stdout."""
+    import discover.meta.es as es_mod
+    from discover.meta.run import _keys, build
+
+    orig_stats = es_mod.fitness_stats
+    # Expose the per-member raw fitness in the generation's metrics (traced into both programs).
+    es_mod.fitness_stats = lambda f: {**orig_stats(f), "fitness": f}
+
+    cfg = base_config(population)
+    built = build(cfg)  # default mesh="auto"
+    k_init, k_obj, k_run, _ = _keys(cfg)
+    state = built.meta.init(k_init, built.objective.init(k_obj))
+    mesh = es_mod.population_mesh(population)
+    variants = {"sharded": built.meta}
+    variants["unsharded"] = es_mod.make_es(cfg, built.objective, built.lifetime, built.task, built.baseline, mesh=None)
+    chunk = population // len(jax.devices())
+    cfg_chunk = dataclasses.replace(cfg, es=dataclasses.replace(cfg.es, chunk_size=chunk))
+    chunked = es_mod.make_es(cfg_chunk, built.objective, built.lifetime, built.task, built.baseline, mesh=None)
+
+    compiled_text = {}
+
+    def run(meta, name):
+        fn = jax.jit(meta.generation)
+        t0 = time.perf_counter()
+        compiled = fn.lower(state, k_run).compile()
+        compile_s = time.perf_counter() - t0
+        compiled_text[name] = compiled.as_text()
+        out = jax.block_until_ready(compiled(state, k_run))  # from the same state every time
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            jax.block_until_ready(compiled(state, k_run))
+            times.append(time.perf_counter() - t0)
+        new_state, metrics = out
+        res = {"compile_s": compile_s, **_stats(times)}
+        mean_leaves = jax.tree.leaves(meta.mean(new_state))
+        arrays = {"es_mean": np.concatenate([np.ravel(np.asarray(x)) for x in mean_leaves])}
+        arrays["es_state"] = np.concatenate(
+            [np.ravel(np.asarray(x, np.float64)) for x in jax.tree.leaves(new_state.es_state) if jnp.issubdtype(x.dtype, jnp.number)]
+        )
+        arrays.update({jax.tree_util.keystr(path).strip("[]'\""): np.asarray(v) for path, v in jax.tree_util.tree_flatten_with_path(metrics)[0]})
+        return res, arrays
+
+    results, arrays = {}, {}
+    for name, meta in variants.items():
+        results[name], arrays[name] = run(meta, name)
+        print(f"  {name}: compile {results[name]['compile_s']:.2f}s, gen {results[name]['mean_s']:.3f}s", file=sys.stderr, flush=True)
+
+    def compare(a, b):
+        out = {}
+        for k in a:
+            x, y = a[k].astype(np.float64), b[k].astype(np.float64)
+            out[k] = {
+                "max_abs_diff": float(np.max(np.abs(x - y))) if x.size else 0.0,
+                "bit_identical": bool(np.array_equal(a[k], b[k])),
+            }
+        return out
+
+    cmp = compare(arrays["sharded"], arrays["unsharded"])
+    report = {
+        "population": population,
+        "devices": [str(d) for d in jax.devices()],
+        "mesh": None if mesh is None else {"axis": mesh.axis_names, "shape": dict(mesh.shape)},
+        "per_device_members": population // len(jax.devices()),
+        "sharded": results["sharded"],
+        "unsharded": results["unsharded"],
+        "sharded_vs_unsharded": cmp,
+        "all_bit_identical": all(v["bit_identical"] for v in cmp.values()),
+        "fitness_sharded": arrays["sharded"]["fitness"].tolist(),
+        "fitness_unsharded": arrays["unsharded"]["fitness"].tolist(),
+    }
+    # Collectives that GSPMD put into the sharded program outside the shard_map'd evaluation.
+    hlo = compiled_text["sharded"]
+    report["sharded_collectives"] = [
+        re.sub(r"\s+", " ", line.strip())[:200]
+        for line in hlo.splitlines()
+        if re.search(r"= \S+ (all-reduce|all-gather|reduce-scatter|all-to-all)\(", line)
+    ]
+    report["sharded_tell_all_reduces"] = sum(
+        1 for line in hlo.splitlines() if re.search(r"= .* all-reduce\(", line) and "tell" in line
+    )
+    if not report["all_bit_identical"] and not quick:
+        # Diagnosis 1: same program without shard_map but vmaps of the shard's width.
+        results["chunked"], arrays["chunked"] = run(chunked, "chunked")
+        report["chunked_unsharded"] = {"chunk_size": chunk, **results["chunked"]}
+        report["chunked_vs_sharded_identical"] = compare(arrays["chunked"], arrays["sharded"])
+        report["chunked_vs_unsharded_identical"] = compare(arrays["chunked"], arrays["unsharded"])
+        # Diagnosis 2: sharded, but population and fitness constrained to be replicated before
+        # strategy.tell, so GSPMD cannot split the ES update's reduction over the population.
+        rep = NamedSharding(mesh, PartitionSpec())
+
+        class ReplicatedTell:
+            def __init__(self, inner):
+                self.inner = inner
+
+            def __getattr__(self, name):
+                return getattr(self.inner, name)
+
+            def tell(self, key, pop, fitness, st, params):
+                pop, fitness = jax.lax.with_sharding_constraint((pop, fitness), rep)
+                return self.inner.tell(key, pop, fitness, st, params)
+
+        orig = es_mod.make_strategy
+        es_mod.make_strategy = lambda c, t: (lambda sp: (ReplicatedTell(sp[0]), sp[1]))(orig(c, t))
+        try:
+            rt = es_mod.make_es(cfg, built.objective, built.lifetime, built.task, built.baseline)
+        finally:
+            es_mod.make_strategy = orig
+        results["rt"], arrays["rt"] = run(rt, "rt")
+        report["sharded_replicated_tell"] = results["rt"]
+        report["sharded_replicated_tell_all_reduces_in_tell"] = sum(
+            1 for line in compiled_text["rt"].splitlines() if re.search(r"= .* all-reduce\(", line) and "tell" in line
+        )
+        report["sharded_replicated_tell_vs_unsharded_identical"] = compare(arrays["rt"], arrays["unsharded"])
+    print(json.dumps(report))
+
+
+def bench_sharding(population, reps, timeout, quick=False):
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = SHARD_FLAGS
+    env["JAX_PLATFORMS"] = "cpu"  # 4 virtual host devices, also on a GPU machine
+    cmd = [sys.executable, "-m", "experiments.benchmarks.es_scaling", "--_shard-worker", str(population), "--reps", str(reps)] + (["--quick"] if quick else [])
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).parents[2])
+    sys.stderr.write(proc.stderr[-4000:] if proc.returncode else "".join(l + "\n" for l in proc.stderr.splitlines() if l.startswith("  ")))
+    if proc.returncode:
+        return {"error": f"worker exited with {proc.returncode}", "stderr_tail": proc.stderr[-2000:]}
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report["subprocess_s"] = time.perf_counter() - t0
+    report["XLA_FLAGS"] = SHARD_FLAGS
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def print_tables(res):
+    info = res["machine"]
+    print(f"\nES scaling: quickstart (TA-LPO, CartPole), {info['platform']} {info['devices']}, {info['cpu_count']} CPUs")
+    print(f"{'P':>4} {'compile s':>10} {'gen ms':>9} {'± std':>7} {'min ms':>8} {'ms/member':>10} {'train steps/s':>14} {'+eval steps/s':>14}")
+    for r in res["scaling"]:
+        print(
+            f"{r['population']:>4} {r['compile_s']:>10.2f} {1e3 * r['mean_s']:>9.1f} {1e3 * r['std_s']:>7.1f} "
+            f"{1e3 * r['min_s']:>8.1f} {r['per_member_ms']:>10.2f} {r['train_env_steps_per_s']:>14,.0f} {r['total_env_steps_per_s']:>14,.0f}"
+        )
+    print("\nHost loop (discover.meta.run.train, summary/plots stubbed)")
+    print(f"{'P':>4} {'G':>4} {'gens/call':>9} {'loop s':>8} {'in jit s':>9} {'outside s':>10} {'host frac':>10} {'ms/gen host':>12} {'ckpt s (n)':>11} {'log s':>6} {'frac w/o ckpt':>13}")
+    for r in res["host_loop"]:
+        print(
+            f"{r['population']:>4} {r['generations']:>4} {r['gens_per_call']:>9} {r['loop_wall_s']:>8.2f} {r['inside_compiled_s']:>9.2f} "
+            f"{r['outside_compiled_s']:>10.3f} {100 * r['host_fraction']:>9.1f}% {r['host_overhead_per_gen_ms']:>12.1f} "
+            f"{r['checkpoint_s']:>7.3f} ({r['checkpoint_saves']}) {r['log_write_s']:>6.3f} {100 * r['host_fraction_excl_checkpoints']:>12.1f}%"
+        )
+    s = res["sharding"]
+    print("\nSharded (4 host devices) vs unsharded, one generation from the same state")
+    if "error" in s:
+        print("  ERROR:", s["error"])
+        return
+    print(f"  P={s['population']}, {s['per_device_members']} members/device; "
+          f"sharded {1e3 * s['sharded']['mean_s']:.1f} ms (compile {s['sharded']['compile_s']:.1f}s), "
+          f"unsharded {1e3 * s['unsharded']['mean_s']:.1f} ms (compile {s['unsharded']['compile_s']:.1f}s)")
+    for k, v in s["sharded_vs_unsharded"].items():
+        print(f"  {k:<14} max|diff| {v['max_abs_diff']:.3g}  bit-identical {v['bit_identical']}")
+    print(f"  all-reduces inside strategy.tell in the sharded program: {s.get('sharded_tell_all_reduces')}")
+    if "chunked_vs_unsharded_identical" in s:
+        ident = lambda d: all(v["bit_identical"] for v in d.values())
+        print(f"  diagnosis: unsharded with chunk_size={s['chunked_unsharded']['chunk_size']} (vmap width of a shard) "
+              f"bit-identical to unsharded {ident(s['chunked_vs_unsharded_identical'])}, to sharded {ident(s['chunked_vs_sharded_identical'])}")
+        print(f"  diagnosis: sharded with pop/fitness replicated before tell: all-reduces in tell "
+              f"{s['sharded_replicated_tell_all_reduces_in_tell']}, bit-identical to unsharded "
+              f"{ident(s['sharded_replicated_tell_vs_unsharded_identical'])} ({1e3 * s['sharded_replicated_tell']['mean_s']:.1f} ms)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="populations 8,16, fewer reps (< 2 min on a 2-core CPU)")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--populations", type=str, default=None, help="comma-separated, default 8,16,32,64")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--_shard-worker", dest="shard_worker", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.shard_worker is not None:
+        shard_worker(args.shard_worker, args.reps or 3, args.quick)
+        return
+    faulthandler.dump_traceback_later(1500, exit=True)  # a hung XLA call should not hang forever
+    quick = args.quick
+    pops = [int(x) for x in args.populations.split(",")] if args.populations else ([8, 16] if quick else [8, 16, 32, 64])
+    reps = args.reps or (3 if quick else 8)
+    loop_pop, loop_gens = (8, 16) if quick else (16, 40)
+    shard_pop = 8 if quick else 16
+    t_all = time.perf_counter()
+    res = {"benchmark": "es_scaling", "quick": quick, "machine": machine_info()}
+    base = base_config(16)
+    res["config"] = {
+        "preset": "quickstart",
+        "objective": base.objective.name,
+        "env": base.env.name,
+        "lifetime": dataclasses.asdict(base.lifetime),
+        "agent_hidden": base.agent.hidden,
+        "lpo_hidden": base.objective.lpo_hidden,
+        "es": {k: v for k, v in dataclasses.asdict(base.es).items() if k != "population"},
+    }
+    cache = {}
+    log(f"[1/3] generation time vs population {pops}, {reps} timed generations each")
+    res["scaling"] = bench_scaling(pops, reps, cache)
+    log(f"[2/3] host loop: train() for {loop_gens} generations at P={loop_pop}, gens_per_call 1 and 4")
+    res["host_loop"] = [bench_host_loop(loop_pop, loop_gens, k, cache) for k in (1, 4)]
+    ideal = next((r for r in res["scaling"] if r["population"] == loop_pop), None)
+    if ideal:
+        for r in res["host_loop"]:
+            r["scaling_mean_gen_s"] = ideal["mean_s"]
+    log(f"[3/3] sharded vs unsharded generation at P={shard_pop} in a subprocess with 4 host devices")
+    res["sharding"] = bench_sharding(shard_pop, 2 if quick else 3, timeout=600, quick=quick)
+    res["total_benchmark_s"] = time.perf_counter() - t_all
+    if hasattr(os, "getloadavg"):
+        res["machine"]["loadavg_end"] = os.getloadavg()
+    out = args.out or RESULTS_DIR / f"es_scaling_{res['machine']['platform']}{'_quick' if quick else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2, default=str))
+    print_tables(res)
+    print(f"\ntotal {res['total_benchmark_s']:.0f}s; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
