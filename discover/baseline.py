@@ -26,7 +26,7 @@ def run_baseline(cfg, run_dir, seeds: int = 1, chunk: int = 50, progress: bool =
         raise ValueError(f"baseline trains a hand-designed objective (ppo, a2c, dpo), not {cfg.objective.name!r}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {**to_dict(cfg), "seeds": seeds})
+    write_json(run_dir / "config.json", to_dict(cfg))  # seeds are recorded in summary.json
     objective = make_objective(cfg.objective)
     task = make_task(cfg.env, cfg.lifetime)
     life = make_lifetime(cfg, objective, task.env, task.template, task.max_lifetime)

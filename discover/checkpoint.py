@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import jax
@@ -49,6 +50,19 @@ def save(run_dir, generation: int, state, keep: int = 3) -> Path:
     return path
 
 
+def _silence_orbax_teardown() -> None:
+    """After a failed restore, orbax's pending callbacks report "Event loop is closed" through
+    sys.unraisablehook at exit; they say nothing new, so drop exactly those."""
+    previous = sys.unraisablehook
+
+    def hook(info):
+        if isinstance(info.exc_value, RuntimeError) and "Event loop is closed" in str(info.exc_value):
+            return
+        previous(info)
+
+    sys.unraisablehook = hook
+
+
 def restore(run_dir, target, generation: int | None = None):
     """Restore the latest (or given) checkpoint into the structure of `target`.
 
@@ -67,6 +81,7 @@ def restore(run_dir, target, generation: int | None = None):
         with ocp.StandardCheckpointer() as ckptr:
             state = ckptr.restore(path, abstract)
     except Exception as e:  # orbax raises many types; all mean "this checkpoint is unusable"
+        _silence_orbax_teardown()
         raise CheckpointError(f"checkpoint {path} is corrupt or incompatible ({type(e).__name__}); "
                               "delete it to resume from an earlier one") from None
     return gen, jax.tree.map(lambda t, s: np.asarray(s, dtype=np.asarray(t).dtype), jax.device_get(target), state)

@@ -166,10 +166,12 @@ def baseline_for(objective) -> str:
 
 
 def horizon_grid(cfg, learned: dict, env_name, level_or_none, ref_lifetime: int, seeds: int,
-                 multiples=MULTIPLES, agent_cfg=None, lifetime_cfg=None, seed: int = 0) -> dict:
+                 multiples=MULTIPLES, agent_cfg=None, lifetime_cfg=None, seed: int = 0,
+                 random_samples: int = 32) -> dict:
     """Horizon generalisation: every objective trained at N = round(m * ref_lifetime) for m in multiples.
 
     learned: {label: (Objective, params)}; their baselines (baseline_for) are added with {} params.
+    random_samples: evaluations of the uniform random policy averaged into random_return.
     Returns {"lifetimes": [M], "multiples": [M], "random_return": float, "rows": [...]}, one row per
     (objective, multiple): objective, multiple, lifetime, returns [S], mean / iqm / CIs of the
     return, and norm_* = the same statistics of normalised_score against the baseline's mean
@@ -182,7 +184,8 @@ def horizon_grid(cfg, learned: dict, env_name, level_or_none, ref_lifetime: int,
     kw = dict(agent_cfg=agent_cfg, lifetime_cfg=lifetime_cfg, seed=seed)
     rets = {label: train_returns(cfg, obj, p, env_name, level_or_none, lifetimes, seeds, **kw)
             for label, (obj, p) in runs.items()}
-    rand = float(random_returns(cfg, env_name, level_or_none, seeds, **kw).mean())
+    # The random policy is cheap to evaluate, so average more episodes than seeds.
+    rand = float(random_returns(cfg, env_name, level_or_none, max(seeds, random_samples), **kw).mean())
     rows = []
     for label, (obj, _) in runs.items():
         base = rets[baseline_for(obj)]

@@ -86,7 +86,7 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
     nets = make_networks(
         acfg, env.num_actions, objective.head, objective.aux_size, image_shape_of(env, env_params)
     )
-    rollout = make_rollout(env, nets, num_steps)
+    rollout = make_rollout(env, nets, num_steps, lcfg.bootstrap_truncation)
     evaluate = make_evaluate(env, nets, lcfg.eval_envs, lcfg.eval_steps)
     tx = make_optimizer(acfg, differentiable)
     aux_lr = acfg.aux_lr or acfg.lr
@@ -103,7 +103,21 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
         return AgentState(params, tx.init(params), env_state, obs)
 
     def make_batch(traj):
-        batch = {
+        """The fields this objective reads, [T, E, ...]; unread fields would only be shuffled."""
+        if objective.uses_gae:
+            discounts = ocfg.gamma * (1.0 - traj.terminated)
+            adv, targets = jax.vmap(gae, in_axes=(1, 1, 1, 1, 1, None), out_axes=1)(
+                traj.reward, traj.aux, traj.next_aux, discounts, traj.done, ocfg.gae_lambda
+            )
+            return {
+                "obs": traj.obs,
+                "action": traj.action,
+                "log_prob": traj.log_prob,
+                "value": traj.aux,
+                "advantages": adv,
+                "targets": targets,
+            }
+        return {
             "obs": traj.obs,
             "action": traj.action,
             "log_prob": traj.log_prob,
@@ -112,13 +126,6 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
             "terminated": traj.terminated,
             "next_aux": traj.next_aux,
         }
-        if objective.uses_gae:
-            discounts = ocfg.gamma * (1.0 - traj.terminated)
-            adv, targets = jax.vmap(gae, in_axes=(1, 1, 1, 1, 1, None), out_axes=1)(
-                traj.reward, traj.aux, traj.next_aux, discounts, traj.done, ocfg.gae_lambda
-            )
-            batch.update(value=traj.aux, advantages=adv, targets=targets)
-        return batch
 
     def minibatches(batch, key):
         """Split a [T, E, ...] batch into [M, ...] minibatches (shuffled unless M == 1)."""

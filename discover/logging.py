@@ -30,7 +30,7 @@ class MetricsLog:
         """Keep only lines of generations < generation (used on resume so lines are not doubled)."""
         if not self.path.exists():
             return
-        keep = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["generation"] < generation]
+        keep = [json.dumps(r) for r in self.read() if r.get("generation", generation) < generation]
         self.path.write_text("".join(line + "\n" for line in keep))
 
     def write(self, record: dict) -> None:
@@ -41,9 +41,16 @@ class MetricsLog:
             self.wandb.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=record["generation"])
 
     def read(self) -> list[dict]:
+        """All complete records; a line torn by a kill mid-write is skipped."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
 
 
 def init_wandb(cfg, run_dir):

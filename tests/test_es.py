@@ -106,17 +106,24 @@ def test_z_score_finite_with_nan_and_nan_ranks_worst():
     assert abs(out.mean()) < 1e-6 and abs(out.std() - 1.0) < 1e-3
 
 
-@pytest.mark.parametrize("name", sorted(SHAPINGS))
+_TIES_BY_INDEX = pytest.mark.xfail(
+    reason="centered_rank breaks ties by index (documented), so an all-NaN or all-tied population "
+    "gets non-zero shaped fitness and the ES mean takes a spurious step; average ranks would give zeros",
+    strict=False,
+)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_TIES_BY_INDEX) if n == "centered_rank" else n for n in sorted(SHAPINGS)])
 def test_all_nan_gives_finite_zeros(name):
-    f = jnp.full((6,), jnp.nan)
-    out = np.asarray(SHAPINGS[name](f))
+    out = np.asarray(SHAPINGS[name](jnp.full((6,), jnp.nan)))
     assert out.shape == (6,)
     assert np.isfinite(out).all()
-    if name == "centered_rank":
-        # every member ties; ranks are only tie-broken by index, but still finite and centred
-        assert abs(out.sum()) < 1e-6
-    else:
-        np.testing.assert_array_equal(out, np.zeros(6))
+    np.testing.assert_array_equal(out, np.zeros(6))
+
+
+def test_centered_rank_all_nan_is_finite_and_centred():
+    out = np.asarray(centered_rank(jnp.full((6,), jnp.nan)))
+    assert np.isfinite(out).all() and abs(out.sum()) < 1e-6
 
 
 def test_fitness_stats_ignores_nonfinite():
@@ -256,3 +263,36 @@ def test_all_nan_population_keeps_mean_finite(monkeypatch):
     state, metrics = jax.jit(es.generation)(state, jax.random.key(3))
     assert int(metrics["nonfinite"]) == 8
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(es.mean(state)))
+
+
+def _smooth_fake_train(params, level, lifetime, key):
+    """A cheap deterministic stand-in for an agent's lifetime that depends on every input."""
+    x = sum(jnp.sum(jnp.tanh(v)) for v in jax.tree.leaves(params))
+    lv = sum(jnp.sum(jnp.asarray(v, jnp.float32)) for v in jax.tree.leaves(level))
+    noise = jax.random.normal(key, ())
+    final = -(x - 0.3) ** 2 + 0.01 * lv + 0.1 * noise + 0.001 * lifetime
+    return None, LifetimeMetrics(jnp.zeros(3), jnp.zeros(3), jnp.zeros(3), final)
+
+
+def test_chunked_evaluation_matches_vmap(monkeypatch):
+    results = []
+    for chunk in (0, 2):
+        cfg = _gridworld_cfg(population=8, shaping="centered_rank", chunk_size=chunk)
+        es, objective, _ = _build_es(cfg, _smooth_fake_train, monkeypatch)
+        state = es.init(jax.random.key(0), objective.init(jax.random.key(1)))
+        gen = jax.jit(es.generation)
+        metrics = []
+        for _ in range(3):
+            state, m = gen(state, jax.random.key(5))
+            metrics.append(jax.device_get(m))
+        results.append((jax.device_get(state), metrics))
+        if chunk == 0:  # the ES mean moved, so the comparison is not vacuous
+            moved = zip(jax.tree.leaves(es.mean(state)), jax.tree.leaves(objective.init(jax.random.key(1))))
+            assert any(not np.allclose(a, b) for a, b in moved)
+    (ref_state, ref_metrics), others = results[0], results[1:]
+    for state, metrics in others:
+        for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(ref_state)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        for m, r in zip(metrics, ref_metrics):
+            for k in r:
+                np.testing.assert_allclose(m[k], r[k], rtol=1e-5, atol=1e-6, err_msg=k)

@@ -23,15 +23,17 @@ class Transition(NamedTuple):
     episode_done: jax.Array  # float 0/1: an episode ended at t
 
 
-def make_rollout(env, nets, num_steps: int):
+def make_rollout(env, nets, num_steps: int, bootstrap_truncation: bool = True):
     """Returns rollout(params, env_params, env_state, obs, key) -> (env_state, obs, Transition).
 
     env_state/obs are batched over E environments [E, ...]; env_params is one level shared by
-    the E workers of this agent. For the critic head, V is evaluated on the pre-reset successor
-    observation so truncated episodes bootstrap correctly; for the predictor head next_aux is
-    y(s_{t+1}) from the next step (LPG zeroes it at episode ends anyway).
+    the E workers of this agent. For the critic head with bootstrap_truncation, V is evaluated
+    on the pre-reset successor observation so truncated episodes bootstrap correctly; without
+    it, next_aux is V(s_{t+1}) and truncation counts as termination (PureJaxRL's choice). For
+    the predictor head next_aux is y(s_{t+1}) (LPG zeroes it at episode ends anyway).
     """
     critic = nets.head == "critic"
+    successor_critic = critic and bootstrap_truncation
     step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def rollout(params, env_params, env_state, obs, key):
@@ -47,13 +49,13 @@ def make_rollout(env, nets, num_steps: int):
                 env_keys, env_state, action, env_params
             )
             done = jnp.logical_or(terminated, truncated)
-            next_aux = nets.aux(params["aux"], info["final_observation"]) if critic else aux
+            next_aux = nets.aux(params["aux"], info["final_observation"]) if successor_critic else aux
             ep_done = info["returned_episode"].astype(jnp.float32)
             t = Transition(
                 obs=obs,
                 action=action,
                 reward=reward.astype(jnp.float32),
-                terminated=terminated.astype(jnp.float32),
+                terminated=(terminated if bootstrap_truncation else done).astype(jnp.float32),
                 done=done.astype(jnp.float32),
                 log_prob=log_prob,
                 aux=aux,
@@ -65,8 +67,8 @@ def make_rollout(env, nets, num_steps: int):
 
         keys = jax.random.split(key, num_steps)
         (env_state, obs), traj = jax.lax.scan(step, (env_state, obs), keys)
-        if not critic:
-            # y(s_{t+1}): shift by one step, the last from the observation after the rollout.
+        if not successor_critic:
+            # aux(s_{t+1}): shift by one step, the last from the observation after the rollout.
             last = nets.aux(params["aux"], obs)
             traj = traj._replace(next_aux=jnp.concatenate([traj.aux[1:], last[None]], axis=0))
         return env_state, obs, traj

@@ -14,7 +14,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from discover.meta.fitness import SHAPINGS, fitness_stats
 from discover.meta.strategies import lr_schedule, make_strategy
@@ -127,6 +127,12 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
             base = evaluate_baseline(jnp.zeros(n_tasks), levels, lifetimes, keys).final_return
             baseline = twin(base)
         fitness = select_fitness(es_cfg.fitness, metrics, baseline)
+        if mesh is not None:
+            # Replicate before tell: otherwise XLA sums the ES gradient per device and then
+            # across devices, a different summation order, and sharded runs drift from
+            # single-device ones in the last bit.
+            replicated = NamedSharding(mesh, PartitionSpec())
+            pop, fitness = jax.lax.with_sharding_constraint((pop, fitness), replicated)
         # evosax minimises; shaped fitness is "higher is better" and always finite.
         es_state, _ = strategy.tell(k_tell, pop, -shape(fitness), es_state, es_params)
         task_scores = fitness.reshape(-1, n_tasks).mean(0) if es_cfg.antithetic else fitness

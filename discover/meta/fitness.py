@@ -19,9 +19,12 @@ def _finite_or_worst(f):
 
 
 def centered_rank(f):
-    """Ranks scaled to [-0.5, 0.5]; ties broken by index. f: [P]."""
+    """Ranks scaled to [-0.5, 0.5]; tied members share their average rank, so an all-tied
+    population (e.g. every agent solved the task) gives all zeros and the mean stays put. f: [P]."""
     f = _finite_or_worst(f)
-    ranks = jnp.argsort(jnp.argsort(f)).astype(jnp.float32)
+    below = (f[None, :] < f[:, None]).sum(1)
+    ties = (f[None, :] == f[:, None]).sum(1) - 1
+    ranks = (below + ties / 2).astype(jnp.float32)
     return ranks / (f.shape[0] - 1) - 0.5
 
 

@@ -76,15 +76,20 @@ def make_multi_generation(meta, k: int):
     return jax.jit(many)
 
 
-def evaluate_objective(built: Built, params, key, n_tasks: int = 8, baseline: bool = False):
-    """Mean final return of fresh agents trained with `params` on n_tasks tasks from the run's
-    curriculum (same tasks and keys for every call with the same key)."""
+def make_objective_eval(built: Built, key, n_tasks: int = 8):
+    """Returns (evaluate(params) -> [n_tasks] final returns of fresh agents trained with params,
+    baseline() -> the same for the hand-designed baseline), on n_tasks tasks of the run's
+    curriculum with fixed tasks and keys, compiled once and reused for every params."""
     k_task, k_train = jax.random.split(key)
     _, levels, lifetimes = built.task.curriculum.sample(k_task, built.task.curriculum.init(k_task), n_tasks)
-    lt = built.baseline if baseline else built.lifetime
-    p = {} if baseline else params
-    train = jax.jit(jax.vmap(lambda lv, n, k: lt.train(p, lv, n, k)[1].final_return))
-    return np.asarray(train(levels, lifetimes, jax.random.split(k_train, n_tasks)))
+    keys = jax.random.split(k_train, n_tasks)
+
+    def returns(lt, params):
+        return jax.vmap(lambda lv, n, k: lt.train(params, lv, n, k)[1].final_return)(levels, lifetimes, keys)
+
+    learned = jax.jit(lambda p: returns(built.lifetime, p))
+    baseline = jax.jit(lambda: returns(built.baseline, {}))
+    return (lambda p: np.asarray(learned(p))), (lambda: np.asarray(baseline()))
 
 
 def train(cfg: RunConfig, run_dir, resume: bool = False, progress: bool = True, stop_after: int | None = None) -> dict:
@@ -158,9 +163,8 @@ def summarise(cfg, built, init_params, final_params, key, records, wall):
     """Compare the discovered objective with its initialisation and the hand-designed baseline
     on the same held-back tasks and seeds."""
     n = 8
-    init_ret = evaluate_objective(built, init_params, key, n)
-    final_ret = evaluate_objective(built, final_params, key, n)
-    base_ret = evaluate_objective(built, None, key, n, baseline=True)
+    evaluate, baseline = make_objective_eval(built, key, n)
+    init_ret, final_ret, base_ret = evaluate(init_params), evaluate(final_params), baseline()
     return {
         "objective": cfg.objective.name,
         "env": cfg.env.name,

@@ -324,6 +324,7 @@ def shard_worker(population, reps, quick=False):
         "devices": [str(d) for d in jax.devices()],
         "mesh": None if mesh is None else {"axis": mesh.axis_names, "shape": dict(mesh.shape)},
         "per_device_members": population // len(jax.devices()),
+        "XLA_FLAGS_effective": os.environ.get("XLA_FLAGS", ""),
         "sharded": results["sharded"],
         "unsharded": results["unsharded"],
         "sharded_vs_unsharded": cmp,
@@ -389,7 +390,7 @@ def bench_sharding(population, reps, timeout, quick=False):
         return {"error": f"worker exited with {proc.returncode}", "stderr_tail": proc.stderr[-2000:]}
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     report["subprocess_s"] = time.perf_counter() - t0
-    report["XLA_FLAGS"] = SHARD_FLAGS
+    report["XLA_FLAGS_set_by_parent"] = SHARD_FLAGS
     return report
 
 

@@ -133,7 +133,7 @@ def bench_updates(K, reps):
             ka, ks = jax.random.split(k)
             a = jax.random.randint(ka, (E,), 0, env.num_actions)
             obs, st, r, term, trunc, info = step(jax.random.split(ks, E), st, a, level)
-            return (st, acc + r.sum() + obs.sum()), None
+            return (st, acc + r.sum() + obs.sum() + term.sum() + trunc.sum()), None
 
         (st, acc), _ = jax.lax.scan(body, (st, jnp.float32(0.0)), jax.random.split(k1, K * T))
         return acc
@@ -166,7 +166,8 @@ def bench_updates(K, reps):
                 def body(carry, k):
                     env_state, obs = carry
                     env_state, obs, traj = lt.rollout(state.params, level, env_state, obs, k)
-                    return (env_state, obs), traj.reward.sum()
+                    # consume every field, so that XLA cannot drop any of the rollout's work
+                    return (env_state, obs), sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(traj))
 
                 return jax.lax.scan(body, (state.env_state, state.obs), jax.random.split(key, K))[1].sum()
 

@@ -13,9 +13,9 @@ and, for the analysis in the JSON "notes":
   rollout         our make_rollout alone, scanned N times (no GAE, no gradient steps);
   rollout_nosucc  the same without the per-step critic evaluation of the pre-reset successor
                   observation (one bootstrap value per rollout, as the reference does);
-  ours_nosucc     ours with that rollout (benchmark-only variant, NOT a correct agent: it
-                  bootstraps truncated episodes from the reset observation), to isolate the
-                  successor critic's share of the gap to the reference.
+  ours_nosucc     ours with lifetime.bootstrap_truncation=false (truncation treated as
+                  termination, exactly PureJaxRL's choice), to isolate the successor
+                  critic's share of the gap to the reference.
 Steps/s counts every environment step of every seed: seeds x E x T x N / seconds.
 Our train ends with an evaluation; the benchmark sets eval_envs = eval_steps = 1 so that
 it is negligible (the default 16 x 500 evaluation steps are < 2% of a full CartPole lifetime).
@@ -23,6 +23,8 @@ Runs unchanged on GPU (sizes are the same; pass --updates-* to scale up).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import argparse
 import faulthandler
@@ -33,9 +35,7 @@ import signal
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 # XNNPACK in XLA:CPU (jax 0.10) deadlocks on this 2-core machine: the second call of a program
 # that vmaps our networks over 8 seeds inside lax.scan never returns (all threads in futex
@@ -121,20 +121,6 @@ def time_programs(programs, reps, log=None):
     return out
 
 
-@contextmanager
-def rollout_without_successor_critic():
-    """Make make_lifetime build its rollout as for a predictor head: V is evaluated once per step
-    on s_t, and next_aux is V(s_{t+1}) shifted from the next step (plus one evaluation of the
-    last observation) -- the reference's cost. Benchmark-only: truncation bootstrapping is wrong."""
-    orig = lifetime_mod.make_rollout
-
-    def patched(env, nets, num_steps):
-        return orig(env, nets._replace(head="predictor"), num_steps)
-
-    with mock.patch.object(lifetime_mod, "make_rollout", patched):
-        yield
-
-
 # ---------------------------------------------------------------------------------------------
 # The programs
 
@@ -209,8 +195,8 @@ def make_ours(cfg, env, env_params, updates):
 def make_rollout_only(cfg, env, env_params, updates, successor=True):
     """N rollouts of our make_rollout with fixed (initial) agent parameters, one seed."""
     lt = make_lifetime(cfg, make_objective(cfg.objective), env, env_params, updates)
-    nets = lt.nets if successor else lt.nets._replace(head="predictor")
-    rollout = make_rollout(env, nets, cfg.lifetime.rollout_len)
+    nets = lt.nets
+    rollout = make_rollout(env, nets, cfg.lifetime.rollout_len, bootstrap_truncation=successor)
 
     def rollouts(key):
         k_init, k_run = jax.random.split(key)
@@ -289,8 +275,9 @@ def bench_case(name, case, seeds, updates, reps, analysis, log):
     if analysis:
         progs["rollout"] = make_rollout_only(cfg, env, env_params, updates, successor=True)
         progs["rollout_nosucc"] = make_rollout_only(cfg, env, env_params, updates, successor=False)
-        with rollout_without_successor_critic():
-            progs["ours_nosucc"] = make_ours(cfg, env, env_params, updates)
+        # PureJaxRL's bootstrapping (truncation treated as termination): no successor critic.
+        nosucc = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, bootstrap_truncation=False))
+        progs["ours_nosucc"] = make_ours(nosucc, env, env_params, updates)
     res = {
         "env": name,
         "env_source": env_source,
