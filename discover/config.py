@@ -223,6 +223,7 @@ class RunConfig:
     gens_per_call: int = 1  # generations per jitted call (host overhead knob)
     wandb: bool = False
     wandb_project: str = "discover"
+    distributed: bool = False  # call jax.distributed.initialize() first (multi-host; untested here)
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)

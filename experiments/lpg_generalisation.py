@@ -6,8 +6,9 @@
     all_vrandlife) with ES, shrunk to fit a 2-core CPU;
 (b) horizon grid: fresh agents trained with each discovered objective and with A2C at
     0.25x .. 4x the meta-training lifetime on the "dense" gridworld level;
-(c) environment grid: the same at 1x budget on held-out environments (random-observation
-    gridworld, delayed chain; in the full run also MinAtar Breakout with a conv agent), scored
+(c) environment grid: each objective and A2C at one budget per held-out environment (the
+    tabular level "sparse" at 4x, the delayed chain at 1x; in the full run also MinAtar Breakout, 100 updates, MLP agent
+    (AgentConfig(torso="conv") also works but is ~3x slower on CPU)), scored
     as (ret - random) / (A2C - random) with A2C trained with the same budget on the same env.
 Writes results.json, results.md and generalisation.png into --out (default
 runs/lpg_generalisation) and prints the tables. All numbers are reported as measured.

@@ -106,14 +106,7 @@ def test_z_score_finite_with_nan_and_nan_ranks_worst():
     assert abs(out.mean()) < 1e-6 and abs(out.std() - 1.0) < 1e-3
 
 
-_TIES_BY_INDEX = pytest.mark.xfail(
-    reason="centered_rank breaks ties by index (documented), so an all-NaN or all-tied population "
-    "gets non-zero shaped fitness and the ES mean takes a spurious step; average ranks would give zeros",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_TIES_BY_INDEX) if n == "centered_rank" else n for n in sorted(SHAPINGS)])
+@pytest.mark.parametrize("name", sorted(SHAPINGS))
 def test_all_nan_gives_finite_zeros(name):
     out = np.asarray(SHAPINGS[name](jnp.full((6,), jnp.nan)))
     assert out.shape == (6,)

@@ -37,9 +37,10 @@ class MetaGradState(NamedTuple):
 
 
 class MetaGrad(NamedTuple):
-    init: callable
-    generation: callable
-    mean: callable
+    init: callable  # (key, eta) -> MetaGradState
+    generation: callable  # (state, run_key) -> (state, metrics): one meta-step
+    mean: callable  # state -> eta
+    loss: callable  # (eta, state, keys [B]) -> (meta-loss, aux): the batch meta-objective
 
 
 def _where(mask, new, old):
@@ -150,7 +151,7 @@ def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
         out = fitness_stats(jnp.where(episodes > 0, per_agent, jnp.nan))
         out.update(
             meta_loss=loss,
-            grad_norm=optax.global_norm(grads),
+            grad_norm=optax.tree.norm(grads),
             skipped=(~finite).astype(jnp.int32),
             es_lr=jnp.float32(mcfg.lr),
             sigma=jnp.float32(0.0),
@@ -158,7 +159,7 @@ def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
         )
         return new_state, out
 
-    return MetaGrad(init, generation, lambda state: state.params)
+    return MetaGrad(init, generation, lambda state: state.params, batch_meta_loss)
 
 
 def _final_obs(traj, last_obs):

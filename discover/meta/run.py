@@ -97,6 +97,9 @@ def train(cfg: RunConfig, run_dir, resume: bool = False, progress: bool = True, 
 
     stop_after: stop (as if killed) after this many generations in this call; for tests.
     """
+    if cfg.distributed:
+        # Every host runs this same program; the population mesh then spans all global devices.
+        jax.distributed.initialize()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
