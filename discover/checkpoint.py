@@ -7,6 +7,8 @@ checkpoint intact; older checkpoints are pruned only after a newer one is comple
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shutil
 import sys
@@ -77,8 +79,11 @@ def restore(run_dir, target, generation: int | None = None):
         raise CheckpointError(f"no checkpoint for generation {gen} in {_dir(run_dir)} (have: {gens})")
     path = (_dir(run_dir) / f"gen_{gen:06d}").resolve()
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), jax.device_get(target))
+    noise = io.StringIO()
     try:
-        with ocp.StandardCheckpointer() as ckptr:
+        # On a corrupt checkpoint orbax's worker threads print tracebacks of their own teardown
+        # ("Event loop is closed"); our one-line error says all there is to say.
+        with contextlib.redirect_stderr(noise), ocp.StandardCheckpointer() as ckptr:
             state = ckptr.restore(path, abstract)
     except Exception as e:  # orbax raises many types; all mean "this checkpoint is unusable"
         _silence_orbax_teardown()

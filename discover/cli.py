@@ -11,6 +11,7 @@ tools can drive runs. Errors are one line on stderr and a non-zero exit, never a
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -155,7 +156,11 @@ def main(argv=None) -> int:
         return 2
     try:
         COMMANDS[argv[0]](argv[1:])
-    except (UsageError, ConfigError, CheckpointError) as e:
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        _hard_exit[0] = True
+        return 2
+    except (UsageError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:  # environments and presets raise ValueError for unknown names
@@ -167,5 +172,20 @@ def main(argv=None) -> int:
     return 0
 
 
+_hard_exit = [False]
+
+
+def entry() -> None:
+    """The console script: main(), then exit. After a failed checkpoint restore we leave at
+    once, since orbax's worker threads would print teardown tracebacks at interpreter exit,
+    after our one-line error."""
+    code = main()
+    if _hard_exit[0]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -54,6 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
+from experiments.benchmarks.common import machine_info
 
 RESULTS_DIR = Path(__file__).parent / "results"
 SHARD_FLAGS = "--xla_force_host_platform_device_count=4 --xla_cpu_enable_concurrency_optimized_scheduler=false"
@@ -69,28 +70,6 @@ def base_config(population: int, generations: int = 40, gens_per_call: int = 1):
         gens_per_call=gens_per_call,
         es=dataclasses.replace(cfg.es, population=population),
     )
-
-
-def machine_info():
-    info = {
-        "platform": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "device_kind": jax.devices()[0].device_kind,
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "node": platform.node(),
-        "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
-    }
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu_model"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
-    except OSError:
-        pass
-    if hasattr(os, "getloadavg"):
-        info["loadavg_start"] = os.getloadavg()
-    return info
 
 
 def log(msg):

@@ -42,6 +42,7 @@ import discover  # noqa: F401  (sets the XLA:CPU scheduler flag before jax start
 import jax
 import jax.numpy as jnp
 import numpy as np
+from experiments.benchmarks.common import machine_info
 
 RESULTS_DIR = Path(__file__).parent / "results"
 LEVEL = "dense"
@@ -49,27 +50,6 @@ LEVEL = "dense"
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def machine_info():
-    info = {
-        "platform": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "device_kind": jax.devices()[0].device_kind,
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
-    }
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu_model"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
-    except OSError:
-        pass
-    if hasattr(os, "getloadavg"):
-        info["loadavg_start"] = os.getloadavg()
-    return info
 
 
 def time_programs(programs, reps):

@@ -53,6 +53,7 @@ from discover.config import AgentConfig, LifetimeConfig, ObjectiveConfig, RunCon
 from discover.lifetime import make_lifetime
 from discover.objectives import make_objective
 from experiments.benchmarks.ppo_reference import make_train
+from experiments.benchmarks.common import machine_info
 
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -231,35 +232,6 @@ def seeded(fn, seeds):
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def machine_info():
-    info = {
-        "platform": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "device_kind": jax.devices()[0].device_kind,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": platform.processor() or platform.machine(),
-        "python": sys.version.split()[0],
-        "jax": jax.__version__,
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "load_average_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu_model"] = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        import gymnax
-
-        info["gymnax"] = gymnax.__version__
-    except Exception:
-        pass
-    return info
 
 
 def bench_case(name, case, seeds, updates, reps, analysis, log):
