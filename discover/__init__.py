@@ -33,6 +33,7 @@ from discover.config import (
     RunConfig,
 )
 from discover.lifetime import make_lifetime
+from discover.meta.run import build, load_discovered, train
 from discover.objectives import make_objective
 
 __all__ = [
@@ -44,6 +45,9 @@ __all__ = [
     "MetaGradConfig",
     "ObjectiveConfig",
     "RunConfig",
+    "build",
+    "load_discovered",
     "make_lifetime",
     "make_objective",
+    "train",
 ]
