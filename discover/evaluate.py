@@ -227,7 +227,7 @@ def table(rows, key: str = "multiple", value: str = "mean", fmt: str = "{:.3f}")
     lo, hi = (f"{prefix}ci_lo", f"{prefix}ci_hi") if value.endswith("mean") else (f"{prefix}iqm_lo", f"{prefix}iqm_hi")
     cols = list(dict.fromkeys(r[key] for r in rows))
     objs = list(dict.fromkeys(r["objective"] for r in rows))
-    lines = [f"| objective | " + " | ".join(f"{key}={c}" for c in cols) + " |",
+    lines = ["| objective | " + " | ".join(f"{key}={c}" for c in cols) + " |",
              "|---|" + "---|" * len(cols)]
     for o in objs:
         cells = []

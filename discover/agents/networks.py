@@ -12,7 +12,6 @@ from typing import Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax.linen.initializers import constant, orthogonal
 

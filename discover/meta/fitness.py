@@ -6,7 +6,6 @@ finite whatever the input, so the ES mean can never become NaN.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 

@@ -40,7 +40,6 @@ import faulthandler
 import json
 import os
 import re
-import platform
 import statistics
 import subprocess
 import sys
@@ -54,9 +53,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
-from experiments.benchmarks.common import machine_info
+from experiments.benchmarks.common import machine_info, write_results
 
-RESULTS_DIR = Path(__file__).parent / "results"
 SHARD_FLAGS = "--xla_force_host_platform_device_count=4 --xla_cpu_enable_concurrency_optimized_scheduler=false"
 
 
@@ -454,11 +452,7 @@ def main(argv=None):
     log(f"[3/3] sharded vs unsharded generation at P={shard_pop} in a subprocess with 4 host devices")
     res["sharding"] = bench_sharding(shard_pop, 2 if quick else 3, timeout=600, quick=quick)
     res["total_benchmark_s"] = time.perf_counter() - t_all
-    if hasattr(os, "getloadavg"):
-        res["machine"]["loadavg_end"] = os.getloadavg()
-    out = args.out or RESULTS_DIR / f"es_scaling_{res['machine']['platform']}{'_quick' if quick else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2, default=str))
+    out = write_results(res, "es_scaling", quick, args.out)
     print_tables(res)
     print(f"\ntotal {res['total_benchmark_s']:.0f}s; wrote {out}")
 

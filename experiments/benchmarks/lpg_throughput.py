@@ -30,9 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import faulthandler
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -42,9 +39,8 @@ import discover  # noqa: F401  (sets the XLA:CPU scheduler flag before jax start
 import jax
 import jax.numpy as jnp
 import numpy as np
-from experiments.benchmarks.common import machine_info
+from experiments.benchmarks.common import machine_info, make_raw, write_results
 
-RESULTS_DIR = Path(__file__).parent / "results"
 LEVEL = "dense"
 
 
@@ -101,22 +97,7 @@ def bench_updates(K, reps):
     programs, meta = {}, {}
 
     # raw env stepping at the same batch
-    reset = jax.vmap(env.reset, in_axes=(0, None))
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
-
-    def raw(key):
-        k0, k1 = jax.random.split(key)
-        obs, st = reset(jax.random.split(k0, E), level)
-
-        def body(carry, k):
-            st, acc = carry
-            ka, ks = jax.random.split(k)
-            a = jax.random.randint(ka, (E,), 0, env.num_actions)
-            obs, st, r, term, trunc, info = step(jax.random.split(ks, E), st, a, level)
-            return (st, acc + r.sum() + obs.sum() + term.sum() + trunc.sum()), None
-
-        (st, acc), _ = jax.lax.scan(body, (st, jnp.float32(0.0)), jax.random.split(k1, K * T))
-        return acc
+    raw = make_raw(env, level, E, K * T)
 
     programs["raw_env"] = (raw, (key,))
 
@@ -277,11 +258,7 @@ def main(argv=None):
     log(f"(b) one ES-LPG generation at population {args.population}")
     res["es"] = bench_es(args.population, 1 if args.quick else 3)
     res["total_benchmark_s"] = time.perf_counter() - t_all
-    if hasattr(os, "getloadavg"):
-        res["machine"]["loadavg_end"] = os.getloadavg()
-    out = args.out or RESULTS_DIR / f"lpg_throughput_{res['machine']['platform']}{'_quick' if args.quick else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2, default=str))
+    out = write_results(res, "lpg_throughput", args.quick, args.out)
     print_tables(res)
     print(f"\ntotal {res['total_benchmark_s']:.0f}s; wrote {out}")
 

@@ -30,10 +30,8 @@ import argparse
 import faulthandler
 import json
 import os
-import platform
 import signal
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -45,17 +43,15 @@ if os.environ.get("DISCOVER_BENCH_XNNPACK") != "1" and "xla_cpu_use_xnnpack" not
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_use_xnnpack=false").strip()
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 
-import discover.lifetime as lifetime_mod
 from discover.agents import make_rollout
 from discover.config import AgentConfig, LifetimeConfig, ObjectiveConfig, RunConfig
 from discover.lifetime import make_lifetime
 from discover.objectives import make_objective
 from experiments.benchmarks.ppo_reference import make_train
-from experiments.benchmarks.common import machine_info
+from experiments.benchmarks.common import machine_info, make_raw
 
-RESULTS_DIR = Path(__file__).parent / "results"
+from experiments.benchmarks.common import RESULTS_DIR  # noqa: E402
 
 # Hyper-parameters of SPEC section 3 (PureJaxRL's); `updates` is reduced for benchmarking.
 CASES = {
@@ -157,29 +153,6 @@ def reference_config(name, case, updates, cfg):
         "HIDDEN": tuple(case["hidden"]),
         "TORSO": case["torso"],
     }
-
-
-def make_raw(env, env_params, num_envs, num_steps):
-    """raw(key) for one seed: num_steps steps of num_envs envs with uniformly random actions."""
-    reset = jax.vmap(env.reset, in_axes=(0, None))
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
-    n_actions = env.num_actions
-
-    def raw(key):
-        k_reset, k_run = jax.random.split(key)
-        obs, state = reset(jax.random.split(k_reset, num_envs), env_params)
-
-        def body(carry, k):
-            state, ret = carry
-            k_act, k_env = jax.random.split(k)
-            action = jax.random.randint(k_act, (num_envs,), 0, n_actions)
-            obs, state, reward, term, trunc, info = step(jax.random.split(k_env, num_envs), state, action, env_params)
-            return (state, ret + reward.sum() + obs.sum()), None
-
-        (_, ret), _ = jax.lax.scan(body, (state, 0.0), jax.random.split(k_run, num_steps))
-        return ret
-
-    return raw
 
 
 def make_ours(cfg, env, env_params, updates):
