@@ -12,6 +12,7 @@ import io
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -80,13 +81,19 @@ def restore(run_dir, target, generation: int | None = None):
     path = (_dir(run_dir) / f"gen_{gen:06d}").resolve()
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), jax.device_get(target))
     noise = io.StringIO()
-    try:
-        # On a corrupt checkpoint orbax's worker threads print tracebacks of their own teardown
-        # ("Event loop is closed"); our one-line error says all there is to say.
-        with contextlib.redirect_stderr(noise), ocp.StandardCheckpointer() as ckptr:
-            state = ckptr.restore(path, abstract)
-    except Exception as e:  # orbax raises many types; all mean "this checkpoint is unusable"
+    error = None
+    # On a corrupt checkpoint orbax's worker threads print tracebacks of their own teardown
+    # ("Event loop is closed"), some of them just after restore raises; our one-line error
+    # says all there is to say, so stderr stays captured a moment longer on that path only.
+    with contextlib.redirect_stderr(noise):
+        try:
+            with ocp.StandardCheckpointer() as ckptr:
+                state = ckptr.restore(path, abstract)
+        except Exception as e:  # orbax raises many types; all mean "this checkpoint is unusable"
+            error = e
+            time.sleep(0.5)
+    if error is not None:
         _silence_orbax_teardown()
-        raise CheckpointError(f"checkpoint {path} is corrupt or incompatible ({type(e).__name__}); "
-                              "delete it to resume from an earlier one") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or incompatible ({type(error).__name__}); "
+                              "delete it to resume from an earlier one")
     return gen, jax.tree.map(lambda t, s: np.asarray(s, dtype=np.asarray(t).dtype), jax.device_get(target), state)
