@@ -66,8 +66,13 @@ def _validate_names(cfg):
         raise ConfigError(f"env.name={cfg.env.name!r} is not a registered environment; choose from: {', '.join(environments.list_envs())}")
     dist = cfg.env.distribution
     names = tuple(environments.LEVEL_NAMES) + tuple(environments.DISTRIBUTION_NAMES)
-    if dist and dist not in names:
-        raise ConfigError(f"env.distribution={dist!r} is unknown; choose from: {', '.join(names)}")
+    if dist and "+" in dist:
+        try:
+            environments.get_distribution(dist)
+        except ValueError as e:
+            raise ConfigError(f"env.distribution: {e}") from None
+    elif dist and dist not in names:
+        raise ConfigError(f"env.distribution={dist!r} is unknown; choose from: {', '.join(names)} (or named levels joined by '+')")
     if dist and cfg.env.name != "gridworld":
         raise ConfigError(f"env.distribution={dist!r} is a gridworld level set; it needs env.name=gridworld, not {cfg.env.name!r}")
 

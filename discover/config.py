@@ -40,8 +40,9 @@ class EnvConfig:
     """Which environment(s) agents train on.
 
     name: an environment of environments.make (e.g. CartPole-v1, SpaceInvaders-MinAtar, gridworld).
-    distribution: a level distribution of environments.levels (e.g. all_vrandlife) or a named level;
-      empty for the environment's default level ("trivial distribution").
+    distribution: a level distribution of environments.levels (e.g. all_vrandlife), a named level,
+      or named levels joined by '+' (e.g. "sparse+dense", a uniform mixture); empty for the
+      environment's default level ("trivial distribution").
     """
 
     name: str = "CartPole-v1"
@@ -102,6 +103,9 @@ class ObjectiveConfig:
     lpg_hidden: int = 256
     lpg_alpha_y: float = 0.5
     lpg_include_gamma: bool = True
+    # Scales the initial weights of LPG's pi_hat output layer. 0 makes an untrained LPG leave the
+    # policy alone (pi_hat = 0), so ES perturbations, not init noise, decide the first updates.
+    lpg_pi_hat_init_scale: float = 1.0
 
     def __post_init__(self):
         _choice("objective.name", self.name, OBJECTIVES)
@@ -111,6 +115,10 @@ class ObjectiveConfig:
         _check(0 <= self.gae_lambda <= 1, f"objective.gae_lambda must be in [0, 1], got {self.gae_lambda}")
         _check(self.clip_eps > 0, f"objective.clip_eps must be > 0, got {self.clip_eps}")
         _check(self.lpg_m >= 2, f"objective.lpg_m must be >= 2, got {self.lpg_m}")
+        _check(
+            self.lpg_pi_hat_init_scale >= 0,
+            f"objective.lpg_pi_hat_init_scale must be >= 0, got {self.lpg_pi_hat_init_scale}",
+        )
 
     @property
     def temporal(self) -> bool:

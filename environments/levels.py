@@ -298,8 +298,18 @@ DISTRIBUTION_NAMES = tuple(_DISTRIBUTIONS) + ("tabular",)
 def get_distribution(name: str) -> GridDistribution | LevelMixture | FixedLevel:
     """Returns an object with ``.sample(key) -> (GridParams, lifetime)`` and ``.max_lifetime``.
 
-    Accepts the distribution names and, as trivial distributions, every named level.
+    Accepts the distribution names, every named level (a trivial distribution), and
+    "name+name+..." of named levels: a uniform mixture over them, each at its own lifetime.
     """
+    if "+" in name:
+        parts = name.split("+")
+        bad = [p for p in parts if p not in _NAMED]
+        if bad or len(parts) < 2:
+            raise ValueError(
+                f"level mixture {name!r} must join two or more named levels with '+'; "
+                f"unknown: {', '.join(repr(b) for b in bad) or 'none'}; named levels: {', '.join(LEVEL_NAMES)}"
+            )
+        return LevelMixture(name, tuple(get_distribution(p) for p in parts))
     if name in _DISTRIBUTIONS:
         return _DISTRIBUTIONS[name]
     if name == "tabular":

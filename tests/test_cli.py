@@ -61,6 +61,8 @@ TRAIN = ["train", "--preset", "quickstart"]
         ([*TRAIN, "--es", "3"], ["--es", "section"]),
         ([*TRAIN, "--env.distribution", "all_vrandlife"], ["gridworld"]),
         ([*TRAIN, "--env.name", "gridworld", "--env.distribution", "nope"], ["nope", "all_vrandlife"]),
+        ([*TRAIN, "--env.name", "gridworld", "--env.distribution", "sparse+nope"], ["nope", "sparse", "+"]),
+        ([*TRAIN, "--env.name", "gridworld", "--objective.lpg_pi_hat_init_scale", "-1"], ["lpg_pi_hat_init_scale"]),
         ([*TRAIN, "--es.strategy_kwargs", "{bad"], ["strategy_kwargs"]),
         ([*TRAIN, "--es.population"], ["--es.population", "value"]),
         (["train"], ["--preset"]),

@@ -131,6 +131,28 @@ def test_named_levels_and_mixture_as_distributions():
                                        "all_vrandlife"}
 
 
+def test_plus_joins_named_levels_into_a_uniform_mixture():
+    mix = get_distribution("sparse+dense")
+    params, lifetime = jax.jit(jax.vmap(mix.sample))(jax.random.split(jax.random.key(0), 64))
+    starts = {tuple(s) for s in np.asarray(params.start).tolist()}
+    assert starts == {(5, 5), (0, 0)}  # sparse starts in the centre, dense in the corner
+    assert np.all(np.asarray(lifetime) == 2500)
+    for bad in ("sparse+nope", "sparse+", "all+dense"):
+        with pytest.raises(ValueError, match="named levels"):
+            get_distribution(bad)
+
+
+def test_level_mixture_task_uses_the_configured_lifetime():
+    from discover.config import EnvConfig, LifetimeConfig
+    from discover.curricula import make_task
+
+    task = make_task(EnvConfig("gridworld", "sparse+dense"), LifetimeConfig(lifetime=7))
+    cur = task.curriculum
+    _, levels, lifetimes = cur.sample(jax.random.key(1), cur.init(jax.random.key(1)), 16)
+    assert task.max_lifetime == 7 and np.all(np.asarray(lifetimes) == 7)
+    assert len({tuple(s) for s in np.asarray(levels.start).tolist()}) == 2
+
+
 @pytest.mark.parametrize("fn", [get_level, get_distribution])
 def test_unknown_names_raise_one_line(fn):
     with pytest.raises(ValueError) as err:

@@ -199,6 +199,32 @@ def test_lpg_outputs_unjitted_match_jitted(lpg_setup):
     np.testing.assert_allclose(np.asarray(a[1].sum(-1)), 1.0, rtol=1e-5)  # y_hat is a distribution
 
 
+def test_zero_pi_hat_init_leaves_the_policy_alone_until_the_lpg_changes():
+    """lpg_pi_hat_init_scale=0: pi_hat is exactly 0 (no policy gradient), y_hat is unaffected,
+    and any change to its output layer (params/Dense_0, as an ES perturbation makes) switches
+    pi_hat on."""
+    batch, logp, y_logits = _seq_inputs(seed=5)
+    feats = lifetime_features(0, 10)
+    zero = make_objective(ObjectiveConfig(name="lpg", lpg_pi_hat_init_scale=0.0))
+    full = make_objective(ObjectiveConfig(name="lpg"))
+    p0, p1 = zero.init(jax.random.key(3)), full.init(jax.random.key(3))
+    pi0, y0 = zero.outputs(p0, batch, logp, y_logits, feats)
+    pi1, y1 = full.outputs(p1, batch, logp, y_logits, feats)
+    np.testing.assert_array_equal(np.asarray(pi0), 0.0)
+    assert float(jnp.abs(pi1).max()) > 1e-3
+    np.testing.assert_allclose(np.asarray(y0), np.asarray(y1), rtol=1e-6)  # only pi_hat's layer differs
+
+    def policy_grad(params):
+        return jax.grad(lambda lp: agent_loss_from_outputs(*zero.outputs(params, batch, lp, y_logits, feats), lp,
+                                                           jax.nn.log_softmax(y_logits), 0.5)[0])(logp)
+
+    np.testing.assert_array_equal(np.asarray(policy_grad(p0)), 0.0)
+    bumped = jax.tree_util.tree_map_with_path(
+        lambda path, x: x + 0.1 if jax.tree_util.keystr(path).startswith("['params']['Dense_0']") else x, p0)
+    assert float(jnp.abs(zero.outputs(bumped, batch, logp, y_logits, feats)[0]).max()) > 1e-3
+    assert float(jnp.abs(policy_grad(bumped)).max()) > 1e-6
+
+
 # ------------------------------------------------------------------------------------------
 # (c) TA-LPG inputs: n/N and log N, nothing else.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+import dataclasses
 import math
 
 import jax
@@ -79,6 +80,12 @@ def make_task(env_cfg, lifetime_cfg) -> Task:
     elif name in environments.LEVEL_NAMES:
         level, _ = environments.get_level(name)
         dist = _Fixed(level, lifetime_cfg.lifetime)
+        max_lifetime = lifetime_cfg.lifetime
+    elif "+" in name:
+        # A mixture of named levels: like a single named level, every task lives lifetime.lifetime.
+        mixture = environments.get_distribution(name)
+        levels = tuple(dataclasses.replace(lv, lifetime=lifetime_cfg.lifetime) for lv in mixture.levels)
+        dist = dataclasses.replace(mixture, levels=levels)
         max_lifetime = lifetime_cfg.lifetime
     else:
         dist = _Scaled(environments.get_distribution(name), lifetime_cfg.lifetime_scale)

@@ -47,6 +47,7 @@ class LPGNetwork(nn.Module):
     hidden: int = 256
     include_gamma: bool = True
     gamma: float = 0.99
+    pi_hat_init_scale: float = 1.0
 
     @nn.compact
     def __call__(self, reward, done, pi_a, y, y_next, extra):
@@ -66,7 +67,9 @@ class LPGNetwork(nn.Module):
         )
         h0 = jnp.zeros((self.hidden,), x.dtype)
         _, out = scan(self.hidden)(h0, (x, done))
-        pi_hat = nn.Dense(1)(out)[:, 0]
+        scale = self.pi_hat_init_scale
+        kernel_init = lambda key, shape, dtype: scale * nn.initializers.lecun_normal()(key, shape, dtype)
+        pi_hat = nn.Dense(1, kernel_init=kernel_init)(out)[:, 0]
         y_hat = jax.nn.softmax(nn.Dense(self.m)(out), axis=-1)
         return pi_hat, y_hat
 
@@ -104,7 +107,8 @@ def temporal_inputs(feats, n_steps, cfg):
 
 def make_lpg(cfg) -> Objective:
     """LPG or TA-LPG (cfg.name == 'ta-lpg') as an Objective with a predictor head of size m."""
-    net = LPGNetwork(cfg.lpg_m, tuple(cfg.lpg_embed), cfg.lpg_hidden, cfg.lpg_include_gamma, cfg.gamma)
+    net = LPGNetwork(cfg.lpg_m, tuple(cfg.lpg_embed), cfg.lpg_hidden, cfg.lpg_include_gamma, cfg.gamma,
+                     cfg.lpg_pi_hat_init_scale)
     k = 2 if cfg.temporal else 0
 
     def init(key):
