@@ -1,4 +1,5 @@
-"""Meta-learning actually learns on CPU: ES improves an LPO drift initialised away from PPO.
+"""Meta-learning actually learns on CPU: ES improves an LPO drift initialised away from PPO,
+and ES discovers an LPG that trains tabular agents on a gridworld level.
 
 The drift starts as a random network at 3x the usual scale, which blocks learning within the
 short CartPole lifetime; ES has to find a drift under which agents learn. Measured on a 2-core
@@ -10,10 +11,12 @@ tests use centered ranks.
 
 import dataclasses
 
+import jax
 import numpy as np
 import pytest
 
-from discover.meta.run import _keys, build, make_multi_generation, train
+from discover.meta.run import _keys, build, make_multi_generation, make_objective_eval, train
+from experiments.presets.lpg import lpg_es_tabular_cpu
 from experiments.presets.lpo import quickstart
 
 
@@ -74,3 +77,35 @@ def test_quickstart_preset_learns_and_discovered_beats_init(tmp_path):
     fitness = np.array([json.loads(r)["fitness_mean"] for r in records])
     _assert_learns(fitness, "quickstart")
     assert summary["eval_return_discovered"] > summary["eval_return_init"] + 10
+
+
+# ------------------------------------------------------------------------------------------
+# LPG by ES on the level mixture sparse+dense with tabular agents (preset lpg-es-tabular-cpu).
+# The untrained LPG (pi_hat layer at zero) leaves the uniform policy alone. Measured on the
+# 2-core CPU, 40 generations, 128 held-back tasks: seeds 0 and 1 went from 0.42 (initial) to
+# 1.38 and 1.35 (A2C at the same budget: 1.26). On "sparse" alone 3 of 4 seeds learned.
+
+
+def _lpg_learns(seed: int, generations: int, n_eval: int):
+    cfg = dataclasses.replace(lpg_es_tabular_cpu(), seed=seed, generations=generations)
+    fitness, built, state = _meta_train(cfg)
+    _, k_obj, _, _ = _keys(cfg)
+    evaluate, _ = make_objective_eval(built, jax.random.key(1234), n_eval)
+    init = evaluate(built.objective.init(k_obj))
+    found = evaluate(built.meta.mean(state))
+    first, last = fitness[:5].mean(), fitness[-5:].mean()
+    assert np.isfinite(fitness).all()
+    assert last > first + 0.3, f"seed {seed}: population fitness {first:.2f} -> {last:.2f}: {np.round(fitness, 2)}"
+    # Fresh agents on fixed held-back tasks (levels and seeds): trained by the discovered LPG vs
+    # by the initial one, which leaves them at the uniform policy.
+    assert found.mean() > init.mean() + 0.5, f"seed {seed}: initial {init.mean():.2f}, discovered {found.mean():.2f}"
+
+
+def test_es_discovers_an_lpg_that_trains_tabular_agents():
+    _lpg_learns(seed=0, generations=30, n_eval=32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_es_discovers_an_lpg_other_seeds(seed):
+    _lpg_learns(seed=seed, generations=40, n_eval=64)
