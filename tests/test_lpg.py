@@ -291,3 +291,29 @@ def test_lpg_loss_on_real_rollout(name):
     # The LPG network parameters get a meta-gradient through the agent loss as well.
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(meta))
     assert max(float(jnp.abs(g).max()) for g in jax.tree.leaves(meta)) > 0.0
+
+
+# ------------------------------------------------------------------------------------------
+# (e) LPG sees only rewards, dones, pi(a|s) and y: the same network drives a conv agent.
+
+
+def test_lpg_updates_a_conv_agent_on_minatar():
+    import environments
+    from discover.config import LifetimeConfig, RunConfig
+    from discover.lifetime import make_lifetime
+
+    cfg = RunConfig(
+        agent=AgentConfig(torso="conv", hidden=(16,), activation="relu", lr=1e-3, anneal_lr=False),
+        objective=ObjectiveConfig(name="lpg", lpg_hidden=8),
+        lifetime=LifetimeConfig(num_envs=2, rollout_len=8, lifetime=2, eval_envs=2, eval_steps=10),
+    )
+    obj = make_objective(cfg.objective)
+    env, level = environments.make("Breakout-MinAtar")
+    life = make_lifetime(cfg, obj, env, level, max_lifetime=2)
+    key = jax.random.key(0)
+    before = life.init(jax.random.split(key, 3)[0], level).params  # train() initialises with this key
+    state, metrics = jax.jit(life.train)(obj.init(jax.random.key(1)), level, 2, key)
+    assert any("Conv" in jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(before["actor"])[0])
+    moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), before, state.params)
+    assert max(jax.tree.leaves(moved["actor"])) > 0 and max(jax.tree.leaves(moved["aux"])) > 0
+    assert np.isfinite(float(metrics.final_return))
