@@ -135,6 +135,10 @@ class LifetimeConfig:
     eval_envs: int = 16
     eval_steps: int = 500
     lifetime_scale: float = 1.0  # multiplies lifetimes drawn from a level distribution (CPU-small runs)
+    # > 0: where every task would live `lifetime` updates (the default level, a named level or a
+    # '+' mixture of them), each task instead draws N log-uniformly from [lifetime_min, lifetime],
+    # as all_vrandlife does, so TA- objectives see varied horizons.
+    lifetime_min: int = 0
     # Bootstrap truncated episodes from V(final observation) (one extra critic call per step,
     # about 6% of PPO's time); false treats truncation as termination, as PureJaxRL does.
     bootstrap_truncation: bool = True
@@ -146,6 +150,10 @@ class LifetimeConfig:
         _check(self.eval_envs >= 1, f"lifetime.eval_envs must be >= 1, got {self.eval_envs}")
         _check(self.eval_steps >= 1, f"lifetime.eval_steps must be >= 1, got {self.eval_steps}")
         _check(self.lifetime_scale > 0, f"lifetime.lifetime_scale must be > 0, got {self.lifetime_scale}")
+        _check(
+            0 <= self.lifetime_min <= self.lifetime,
+            f"lifetime.lifetime_min must be in [0, lifetime.lifetime={self.lifetime}], got {self.lifetime_min}",
+        )
 
 
 @dataclass(frozen=True)
@@ -248,6 +256,19 @@ class RunConfig:
             self.meta_optimizer != "metagrad" or self.objective.name in ("lpg", "ta-lpg"),
             f"meta_optimizer=metagrad is implemented for lpg/ta-lpg, not {self.objective.name}",
         )
+        dist = self.env.distribution
+        _check(
+            self.lifetime.lifetime_min == 0 or not dist or "+" in dist or not _is_level_distribution(dist),
+            f"lifetime.lifetime_min applies to a fixed level or a '+' mixture; env.distribution={dist!r} "
+            "samples its own lifetimes",
+        )
+
+
+def _is_level_distribution(name: str) -> bool:
+    """A gridworld distribution with its own lifetimes (not a named level)."""
+    import environments
+
+    return name in environments.DISTRIBUTION_NAMES
 
 
 # ---------------------------------------------------------------------------------------------

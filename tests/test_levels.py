@@ -159,3 +159,22 @@ def test_unknown_names_raise_one_line(fn):
         fn("nope")
     msg = str(err.value)
     assert "nope" in msg and "dense" in msg and "\n" not in msg
+
+
+def test_lifetime_min_draws_log_uniform_lifetimes_for_fixed_levels_and_mixtures():
+    from discover.config import ConfigError, EnvConfig, LifetimeConfig, RunConfig
+    from discover.curricula import make_task
+
+    for dist in ("sparse+dense", "sparse", ""):
+        env = EnvConfig("gridworld", dist)
+        task = make_task(env, LifetimeConfig(lifetime=50, lifetime_min=5))
+        cur = task.curriculum
+        _, levels, lifetimes = cur.sample(jax.random.key(2), cur.init(jax.random.key(2)), 256)
+        n = np.asarray(lifetimes)
+        assert task.max_lifetime == 50 and n.min() >= 5 and n.max() <= 50, dist
+        assert np.median(n) < 27.5  # log-uniform: median ~ sqrt(5 * 50) = 16, not the midpoint
+        assert len(np.unique(n)) > 20
+    with pytest.raises(ConfigError, match="lifetime_min"):
+        LifetimeConfig(lifetime=50, lifetime_min=60)
+    with pytest.raises(ConfigError, match="samples its own lifetimes"):
+        RunConfig(env=EnvConfig("gridworld", "all_vrandlife"), lifetime=LifetimeConfig(lifetime=50, lifetime_min=5))

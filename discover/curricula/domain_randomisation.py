@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 import environments
+from environments.levels import log_uniform_int
 
 
 class Curriculum(NamedTuple):
@@ -54,6 +55,19 @@ class _Scaled(NamedTuple):
         return level, jnp.maximum(scaled, 1).astype(jnp.int32)
 
 
+class _LogUniformLifetime(NamedTuple):
+    """Levels from `base`; lifetimes log-uniform in [low, high] instead of base's."""
+
+    base: object
+    low: int
+    high: int
+
+    def sample(self, key):
+        k_level, k_life = jax.random.split(key)
+        level, _ = self.base.sample(k_level)
+        return level, log_uniform_int(k_life, self.low, self.high)
+
+
 class _Fixed(NamedTuple):
     """The trivial distribution: one level and one lifetime."""
 
@@ -70,7 +84,8 @@ def make_task(env_cfg, lifetime_cfg) -> Task:
 
     env.distribution empty: the environment's default level at lifetime.lifetime updates.
     Otherwise a named level or level distribution of `environments` (its lifetimes are used,
-    times lifetime.lifetime_scale; for a named level, lifetime.lifetime is its lifetime).
+    times lifetime.lifetime_scale; for a named level or a '+' mixture, lifetime.lifetime is its
+    lifetime, or with lifetime.lifetime_min > 0 the upper end of a log-uniform range).
     """
     env, default = environments.make(env_cfg.name)
     name = env_cfg.distribution
@@ -90,5 +105,7 @@ def make_task(env_cfg, lifetime_cfg) -> Task:
     else:
         dist = _Scaled(environments.get_distribution(name), lifetime_cfg.lifetime_scale)
         max_lifetime = max(1, int(math.ceil(dist.base.max_lifetime * lifetime_cfg.lifetime_scale)))
+    if lifetime_cfg.lifetime_min > 0 and (not name or name in environments.LEVEL_NAMES or "+" in name):
+        dist = _LogUniformLifetime(dist, lifetime_cfg.lifetime_min, lifetime_cfg.lifetime)
     template = jax.tree.map(lambda x: x, dist.sample(jax.random.key(0))[0])
     return Task(env, template, make_domain_randomisation(dist), max_lifetime)
