@@ -258,14 +258,14 @@ class RunConfig:
         )
         dist = self.env.distribution
         _check(
-            self.lifetime.lifetime_min == 0 or not dist or "+" in dist or not _is_level_distribution(dist),
+            self.lifetime.lifetime_min == 0 or not _is_level_distribution(dist),
             f"lifetime.lifetime_min applies to a fixed level or a '+' mixture; env.distribution={dist!r} "
             "samples its own lifetimes",
         )
 
 
 def _is_level_distribution(name: str) -> bool:
-    """A gridworld distribution with its own lifetimes (not a named level)."""
+    """A gridworld distribution with its own lifetimes (not empty, a named level or a '+' mixture)."""
     import environments
 
     return name in environments.DISTRIBUTION_NAMES

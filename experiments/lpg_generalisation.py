@@ -43,30 +43,30 @@ MODES = {
     "quick": dict(generations=2, population=4, lifetime_scale=0.08, tabular_lifetime=10, seeds=2,
                   multiples=(0.25, 4.0), minatar="", minatar_lifetime=0, quick=True),
 }
-# setting -> ((label, preset or factory) per objective, held-out gridworld level)
+# setting -> (label, preset) per objective, the levels for the horizon and held-out grids, and
+# whether the full run keeps the preset's generations and population (else the mode's).
 SETTINGS = {
     "tabular": dict(objectives=(("lpg", "lpg-es-tabular-cpu"), ("ta-lpg", "lpg-es-tabular-cpu")),
-                    held_out_level="long", horizon_level="sparse", generations=40),
+                    held_out_level="long", horizon_level="sparse", preset_scale=True),
     "mlp": dict(objectives=(("lpg", "lpg-es-gridworld-cpu"), ("ta-lpg", "ta-lpg-gridworld-cpu")),
-                held_out_level="sparse", horizon_level="dense", generations=None),
+                held_out_level="sparse", horizon_level="dense", preset_scale=False),
 }
 
 
 def meta_config(preset: str, label: str, setting: str, mode: dict):
     cfg = get_preset(preset)
-    generations = SETTINGS[setting]["generations"] if not mode["quick"] else None
-    generations = generations or mode["generations"]
-    lifetime = dataclasses.replace(cfg.lifetime, lifetime_scale=mode["lifetime_scale"])
     if setting == "tabular":
         lifetime = dataclasses.replace(cfg.lifetime, lifetime=mode["tabular_lifetime"])
+    else:
+        lifetime = dataclasses.replace(cfg.lifetime, lifetime_scale=mode["lifetime_scale"])
+    if not (SETTINGS[setting]["preset_scale"] and not mode["quick"]):
+        cfg = dataclasses.replace(cfg, generations=mode["generations"],
+                                  es=dataclasses.replace(cfg.es, population=mode["population"]))
     return dataclasses.replace(
         cfg,
-        generations=generations,
-        checkpoint_every=max(generations, 1),
+        checkpoint_every=cfg.generations,
         lifetime=lifetime,
         objective=dataclasses.replace(cfg.objective, name=label),
-        es=dataclasses.replace(cfg.es, population=cfg.es.population if setting == "tabular" and not mode["quick"]
-                               else mode["population"]),
     )
 
 
@@ -143,7 +143,8 @@ def main(argv=None) -> dict:
     timings["total_s"] = time.time() - t0
 
     scale = dict(mode=("quick" if args.quick else "full"), setting=args.setting, horizon_level=setting["horizon_level"],
-                 meta_train_on=eval_cfg.env.distribution, generations=eval_cfg.generations,
+                 meta_train_on=", ".join(f"{k} on {v['distribution']}" for k, v in meta.items()),
+                 generations=eval_cfg.generations,
                  population=eval_cfg.es.population, ref_lifetime=ref, horizon_lifetimes=horizon["lifetimes"],
                  seeds=mode["seeds"], agent=to_dict(eval_cfg)["agent"], lifetime=to_dict(eval_cfg)["lifetime"],
                  env_budgets={k: v["lifetime"] for k, v in envs.items()})
@@ -166,9 +167,10 @@ def report(scale, meta, horizon, env_grid, timings) -> str:
     lines = [
         "# LPG / TA-LPG generalisation (CPU)",
         "",
-        f"Scale: {scale['setting']} setting, {scale['mode']} mode; meta-trained on {scale['meta_train_on']}; "
+        f"Scale: {scale['setting']} setting, {scale['mode']} mode; meta-trained {scale['meta_train_on']}; "
         f"ES {scale['generations']} generations x population {scale['population']} "
-        f"per objective; meta-training lifetime {scale['ref_lifetime']} updates (TA-LPG on all_vrandlife: up to that); "
+        f"per objective; meta-training lifetime {scale['ref_lifetime']} updates"
+        f"{' (TA-LPG on all_vrandlife: up to that)' if scale['setting'] == 'mlp' else ''}; "
         f"{scale['lifetime']['num_envs']} envs x {scale['lifetime']['rollout_len']} steps per update; "
         f"{scale['seeds']} seeds per cell; wall time {timings['total_s']:.0f} s "
         f"(meta {timings['meta_lpg_s']:.0f} + {timings['meta_ta-lpg_s']:.0f} s, horizon {timings['horizon_s']:.0f} s, "

@@ -89,23 +89,23 @@ def make_task(env_cfg, lifetime_cfg) -> Task:
     """
     env, default = environments.make(env_cfg.name)
     name = env_cfg.distribution
-    if not name:
-        dist = _Fixed(default, lifetime_cfg.lifetime)
-        max_lifetime = lifetime_cfg.lifetime
-    elif name in environments.LEVEL_NAMES:
-        level, _ = environments.get_level(name)
-        dist = _Fixed(level, lifetime_cfg.lifetime)
-        max_lifetime = lifetime_cfg.lifetime
-    elif "+" in name:
-        # A mixture of named levels: like a single named level, every task lives lifetime.lifetime.
-        mixture = environments.get_distribution(name)
-        levels = tuple(dataclasses.replace(lv, lifetime=lifetime_cfg.lifetime) for lv in mixture.levels)
-        dist = dataclasses.replace(mixture, levels=levels)
-        max_lifetime = lifetime_cfg.lifetime
-    else:
+    if name and name not in environments.LEVEL_NAMES and "+" not in name:
+        # A level distribution that samples its own lifetimes.
         dist = _Scaled(environments.get_distribution(name), lifetime_cfg.lifetime_scale)
         max_lifetime = max(1, int(math.ceil(dist.base.max_lifetime * lifetime_cfg.lifetime_scale)))
-    if lifetime_cfg.lifetime_min > 0 and (not name or name in environments.LEVEL_NAMES or "+" in name):
-        dist = _LogUniformLifetime(dist, lifetime_cfg.lifetime_min, lifetime_cfg.lifetime)
+    else:
+        # The default level, a named level or a '+' mixture: every task lives lifetime.lifetime
+        # updates, or with lifetime_min > 0 a log-uniform draw up to it.
+        if not name:
+            dist = _Fixed(default, lifetime_cfg.lifetime)
+        elif name in environments.LEVEL_NAMES:
+            dist = _Fixed(environments.get_level(name)[0], lifetime_cfg.lifetime)
+        else:
+            mixture = environments.get_distribution(name)
+            levels = tuple(dataclasses.replace(lv, lifetime=lifetime_cfg.lifetime) for lv in mixture.levels)
+            dist = dataclasses.replace(mixture, levels=levels)
+        if lifetime_cfg.lifetime_min > 0:
+            dist = _LogUniformLifetime(dist, lifetime_cfg.lifetime_min, lifetime_cfg.lifetime)
+        max_lifetime = lifetime_cfg.lifetime
     template = jax.tree.map(lambda x: x, dist.sample(jax.random.key(0))[0])
     return Task(env, template, make_domain_randomisation(dist), max_lifetime)
