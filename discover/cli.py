@@ -50,7 +50,7 @@ def _parse(argv):
 
 def _resolve(known, overrides, default_preset):
     from discover.config import apply_overrides
-    from experiments.presets import get_preset
+    from discover.presets import get_preset
 
     cfg = get_preset(known.get("preset", default_preset))
     return apply_overrides(cfg, overrides)
@@ -142,7 +142,7 @@ def cmd_baseline(argv):
 
 
 def cmd_presets(argv):
-    from experiments.presets import PRESETS
+    from discover.presets import PRESETS
 
     for name, (_, doc) in sorted(PRESETS.items()):
         print(f"{name:<22} {doc}")

@@ -32,7 +32,7 @@ import discover  # noqa: F401  (sets the XLA:CPU flag before any computation)
 from discover import evaluate as ev
 from discover.config import AgentConfig, LifetimeConfig, to_dict
 from discover.meta.run import load_discovered, train
-from experiments.presets import get_preset
+from discover.presets import get_preset
 
 # Scale of each mode. For the mlp setting the presets' lifetimes are all_shortlife's 250 updates
 # (LPG) and all_vrandlife's [10, 250] (TA-LPG), times lifetime_scale; for the tabular setting

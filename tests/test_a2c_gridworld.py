@@ -10,7 +10,7 @@ from discover.config import EnvConfig, LifetimeConfig
 from discover.curricula import make_task
 from discover.lifetime import make_lifetime
 from discover.objectives import make_objective
-from experiments.presets import get_preset
+from discover.presets import get_preset
 
 
 def test_a2c_tabular_agent_beats_random_on_sparse_level():

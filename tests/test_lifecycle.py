@@ -25,7 +25,7 @@ import discover.meta.run as run_mod
 from discover import checkpoint
 from discover.checkpoint import CheckpointError
 from discover.config import RunConfig, apply_overrides, from_dict
-from experiments.presets import get_preset
+from discover.presets import get_preset
 
 # quickstart (TA-LPO on CartPole), made tiny; centered ranks so the ES mean moves every
 # generation (with win/loss, tied twins give no update and every run would trivially agree).

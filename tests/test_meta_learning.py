@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from discover.meta.run import _keys, build, make_multi_generation, make_objective_eval, train
-from experiments.presets.lpg import lpg_es_tabular_cpu
-from experiments.presets.lpo import quickstart
+from discover.presets.lpg import lpg_es_tabular_cpu
+from discover.presets.lpo import quickstart
 
 
 def _lpo_cfg(seed: int, generations: int = 40):

@@ -8,7 +8,7 @@ import optax
 
 from discover.config import LifetimeConfig, MetaGradConfig
 from discover.meta.run import build
-from experiments.presets import get_preset
+from discover.presets import get_preset
 
 
 def _tiny_cfg():

@@ -59,7 +59,7 @@ SHARD_FLAGS = "--xla_force_host_platform_device_count=4 --xla_cpu_enable_concurr
 
 
 def base_config(population: int, generations: int = 40, gens_per_call: int = 1):
-    from experiments.presets import get_preset
+    from discover.presets import get_preset
 
     cfg = get_preset("quickstart")
     return dataclasses.replace(

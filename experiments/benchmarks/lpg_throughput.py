@@ -76,7 +76,7 @@ def time_programs(programs, reps):
 
 def reference_config(objective: str, lpg_hidden: int = 256):
     """The lpg-es-gridworld preset (MLP 32, 64 envs x 20 steps) with the given objective."""
-    from experiments.presets import get_preset
+    from discover.presets import get_preset
 
     cfg = get_preset("lpg-es-gridworld")
     return dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, name=objective, lpg_hidden=lpg_hidden))
@@ -169,7 +169,7 @@ def bench_updates(K, reps):
 
 def bench_es(population, reps):
     from discover.meta.run import _keys, build, make_multi_generation
-    from experiments.presets import get_preset
+    from discover.presets import get_preset
 
     cfg = get_preset("lpg-es-gridworld-cpu")
     cfg = dataclasses.replace(cfg, es=dataclasses.replace(cfg.es, population=population))

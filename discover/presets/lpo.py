@@ -3,7 +3,7 @@
 import dataclasses
 
 from discover.config import AgentConfig, EnvConfig, ESConfig, LifetimeConfig, ObjectiveConfig, RunConfig
-from experiments.presets.baselines import ppo_minatar
+from discover.presets.baselines import ppo_minatar
 
 
 def quickstart() -> RunConfig:

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from experiments.presets.baselines import BASELINE_PRESETS
-from experiments.presets.lpg import LPG_PRESETS
-from experiments.presets.lpo import LPO_PRESETS
+from discover.presets.baselines import BASELINE_PRESETS
+from discover.presets.lpg import LPG_PRESETS
+from discover.presets.lpo import LPO_PRESETS
 
 # name -> (factory, one-line description)
 PRESETS = {**BASELINE_PRESETS, **LPO_PRESETS, **LPG_PRESETS}
