@@ -142,6 +142,12 @@ class LifetimeConfig:
     # Bootstrap truncated episodes from V(final observation) (one extra critic call per step,
     # about 6% of PPO's time); false treats truncation as termination, as PureJaxRL does.
     bootstrap_truncation: bool = True
+    # Tasks with different lifetimes N are packed into fewer parallel slots that run them back to
+    # back (discover.packing), so no update past an agent's N is computed; false scans every
+    # agent to the largest N and freezes it past its own.
+    packing: bool = True
+    # Slots relative to the automatic count P * E[N] / max N (> 1: wider and shorter loops).
+    pack_width: float = 1.0
 
     def __post_init__(self):
         _check(self.num_envs >= 1, f"lifetime.num_envs must be >= 1, got {self.num_envs}")
@@ -150,6 +156,7 @@ class LifetimeConfig:
         _check(self.eval_envs >= 1, f"lifetime.eval_envs must be >= 1, got {self.eval_envs}")
         _check(self.eval_steps >= 1, f"lifetime.eval_steps must be >= 1, got {self.eval_steps}")
         _check(self.lifetime_scale > 0, f"lifetime.lifetime_scale must be > 0, got {self.lifetime_scale}")
+        _check(self.pack_width > 0, f"lifetime.pack_width must be > 0, got {self.pack_width}")
         _check(
             0 <= self.lifetime_min <= self.lifetime,
             f"lifetime.lifetime_min must be in [0, lifetime.lifetime={self.lifetime}], got {self.lifetime_min}",

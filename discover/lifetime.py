@@ -27,7 +27,8 @@ class AgentState(NamedTuple):
 
 
 class LifetimeMetrics(NamedTuple):
-    """Per-update statistics [N_max] (zero past the agent's own N) and the final evaluation."""
+    """Per-update statistics [N_max] (zero past the agent's own N) and the final evaluation
+    (NaN when any agent parameter ended non-finite)."""
 
     return_sum: jax.Array  # summed returns of the episodes completed during update n
     episodes: jax.Array  # number of episodes completed during update n
@@ -49,6 +50,14 @@ class Lifetime(NamedTuple):
     update: Callable  # (state, n, objective_params, level, lifetime, key) -> (state, info)
     evaluate: Callable  # (actor_params, level, key) -> scalar
     train: Callable  # (objective_params, level, lifetime, key) -> (AgentState, LifetimeMetrics)
+    max_lifetime: int  # static: every N this lifetime is built for is <= it
+
+
+def all_finite(tree) -> jax.Array:
+    """Scalar bool: every entry of every leaf is finite. A diverged agent can still produce a
+    finite evaluation return (NaN logits make jax.random.categorical pick action 0 forever),
+    so fitness checks the parameters themselves."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
 def image_shape_of(env, params):
@@ -187,6 +196,7 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
 
         state, stats = jax.lax.scan(body, state, jnp.arange(max_lifetime))
         final = evaluate(state.params["actor"], level, k_eval)
+        final = jnp.where(all_finite(state.params), final, jnp.nan)
         return state, LifetimeMetrics(stats["return_sum"], stats["episodes"], stats["loss"], final)
 
-    return Lifetime(nets, rollout, init, update, evaluate, train)
+    return Lifetime(nets, rollout, init, update, evaluate, train, max_lifetime)

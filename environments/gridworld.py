@@ -17,6 +17,7 @@ Episodes are truncated at ``max_steps_in_episode`` (gymnax ``is_truncated``).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import chex
@@ -183,7 +184,18 @@ class GridWorld(environment.Environment[GridState, GridParams]):
     Observation: float32 [MAX_SIZE, MAX_SIZE, 1 + NUM_TYPES]; channel 0 is the one-hot agent
     position, channel 1 + t marks active objects of type t (all zero on tabular levels, so the
     observation is then exactly a one-hot of the position). Actions: 0 up, 1 right, 2 down, 3 left.
+
+    tabular_only: a static promise that every level this instance sees is tabular with a fixed
+    start (as every tabular named level and tabular distribution is). Such an env skips what
+    those levels never use: no random cells are drawn at reset or respawn, and the observation
+    is only channel 0, [MAX_SIZE, MAX_SIZE, 1] (the other channels are always zero there).
+    Trajectories are otherwise identical, key for key, to the general env's
+    (tests/test_gridworld_reference.py).
     """
+
+    def __init__(self, tabular_only: bool = False):
+        super().__init__()
+        self.tabular_only = bool(tabular_only)
 
     @property
     def default_params(self) -> GridParams:
@@ -199,10 +211,13 @@ class GridWorld(environment.Environment[GridState, GridParams]):
             max_steps_in_episode=500,
         )
 
-    def step_env(
+    def transition(
         self, key: chex.PRNGKey, state: GridState, action: int | jax.Array, params: GridParams
-    ) -> tuple[jax.Array, GridState, jax.Array, jax.Array, dict]:
-        """One transition; see the module docstring for the order of events."""
+    ) -> tuple[GridState, jax.Array, jax.Array]:
+        """One transition without building the observation: (state, reward, terminated).
+
+        See the module docstring for the order of events.
+        """
         k_term, k_respawn, k_cells = jax.random.split(key, 3)
         blocked = blocked_cells(params)
 
@@ -227,13 +242,16 @@ class GridWorld(environment.Environment[GridState, GridParams]):
             & jax.random.bernoulli(k_respawn, jnp.clip(p_respawn, 0.0, 1.0))
         )
         still_active = state.obj_active & ~collected
-        # Random levels: respawned objects go to distinct free cells away from the agent and the
-        # objects that remain; the i-th respawning object takes the i-th sampled cell.
-        occupied = _cells_mask(state.obj_pos, still_active).at[pos[0], pos[1]].set(True)
-        cells = sample_cells(k_cells, ~blocked & ~occupied, MAX_OBJECTS)
-        rank = jnp.cumsum(respawn) - 1
-        random_pos = jnp.where(respawn[:, None], cells[jnp.clip(rank, 0)], state.obj_pos)
-        obj_pos = jnp.where(params.tabular, params.obj_pos, random_pos)
+        if self.tabular_only:
+            obj_pos = params.obj_pos  # objects never move on tabular levels: nothing to draw
+        else:
+            # Random levels: respawned objects go to distinct free cells away from the agent and
+            # the objects that remain; the i-th respawning object takes the i-th sampled cell.
+            occupied = _cells_mask(state.obj_pos, still_active).at[pos[0], pos[1]].set(True)
+            cells = sample_cells(k_cells, ~blocked & ~occupied, MAX_OBJECTS)
+            rank = jnp.cumsum(respawn) - 1
+            random_pos = jnp.where(respawn[:, None], cells[jnp.clip(rank, 0)], state.obj_pos)
+            obj_pos = jnp.where(params.tabular, params.obj_pos, random_pos)
 
         new_state = GridState(
             time=state.time + 1,
@@ -241,11 +259,14 @@ class GridWorld(environment.Environment[GridState, GridParams]):
             obj_pos=obj_pos,
             obj_active=still_active | respawn,
         )
-        obs = self.get_obs(new_state, params)
-        return obs, new_state, reward.astype(jnp.float32), terminated, {}
+        return new_state, reward.astype(jnp.float32), terminated
 
-    def reset_env(self, key: chex.PRNGKey, params: GridParams) -> tuple[jax.Array, GridState]:
-        """Starts an episode: all valid objects active; random levels get random object cells."""
+    def initial_state(self, key: chex.PRNGKey, params: GridParams) -> GridState:
+        """Start of an episode: all valid objects active; random levels get random object cells."""
+        if self.tabular_only:
+            del key  # fixed start, fixed objects: nothing is random
+            return GridState(time=jnp.int32(0), pos=params.start.astype(jnp.int32),
+                             obj_pos=params.obj_pos, obj_active=params.obj_valid)
         k_start, k_objs = jax.random.split(key)
         free = ~blocked_cells(params)
         fixed_objs = _cells_mask(params.obj_pos, params.obj_valid & params.tabular)
@@ -253,26 +274,55 @@ class GridWorld(environment.Environment[GridState, GridParams]):
         start = jnp.where(params.random_start, random_start, params.start)
         not_start = free.at[start[0], start[1]].set(False)
         random_objs = sample_cells(k_objs, not_start, MAX_OBJECTS)
-        state = GridState(
+        return GridState(
             time=jnp.int32(0),
             pos=start.astype(jnp.int32),
             obj_pos=jnp.where(params.tabular, params.obj_pos, random_objs),
             obj_active=params.obj_valid,
         )
+
+    def step_env(
+        self, key: chex.PRNGKey, state: GridState, action: int | jax.Array, params: GridParams
+    ) -> tuple[jax.Array, GridState, jax.Array, jax.Array, dict]:
+        """One transition (gymnax API): (obs, state, reward, terminated, info)."""
+        new_state, reward, terminated = self.transition(key, state, action, params)
+        return self.get_obs(new_state, params), new_state, reward, terminated, {}
+
+    def reset_env(self, key: chex.PRNGKey, params: GridParams) -> tuple[jax.Array, GridState]:
+        state = self.initial_state(key, params)
         return self.get_obs(state, params), state
 
-    def get_obs(self, state: GridState, params: GridParams | None = None, key=None) -> jax.Array:
-        """float32 [MAX_SIZE, MAX_SIZE, 1 + NUM_TYPES]; see the class docstring."""
+    @partial(jax.jit, static_argnames=("self",))
+    def step(self, key: chex.PRNGKey, state: GridState, action: int | jax.Array, params: GridParams | None = None):
+        """gymnax's auto-resetting step, with its key use and outputs, but one observation is
+        built from the selected state (not one for the step and one for the reset, then a
+        select); `final_observation` (the pre-reset one) is built only if a caller reads it."""
         if params is None:
             params = self.default_params
-        obs = jnp.zeros((MAX_SIZE, MAX_SIZE, NUM_CHANNELS), dtype=jnp.float32)
+        key_step, key_reset = jax.random.split(key)
+        state_st, reward, terminated = self.transition(key_step, state, action, params)
+        truncated = self.is_truncated(state_st, params)
+        done = jnp.logical_or(terminated, truncated)
+        state_re = self.initial_state(key_reset, params)
+        new_state = jax.tree.map(lambda x, y: jax.lax.select(done, x, y), state_re, state_st)
+        info = {"terminated": terminated, "truncated": truncated, "final_observation": self.get_obs(state_st, params)}
+        return self.get_obs(new_state, params), new_state, reward, terminated, truncated, info
+
+    def get_obs(self, state: GridState, params: GridParams | None = None, key=None) -> jax.Array:
+        """float32 [MAX_SIZE, MAX_SIZE, C], C = 1 + NUM_TYPES (1 if tabular_only); see the class docstring."""
+        if params is None:
+            params = self.default_params
+        channels = 1 if self.tabular_only else NUM_CHANNELS
+        obs = jnp.zeros((MAX_SIZE, MAX_SIZE, channels), dtype=jnp.float32)
         obs = obs.at[state.pos[0], state.pos[1], 0].set(1.0)
+        if self.tabular_only:
+            return obs
         show = (state.obj_active & ~params.tabular).astype(jnp.float32)
         # .max (not .set) so padded inactive slots sharing a cell cannot erase a visible object.
         return obs.at[state.obj_pos[:, 0], state.obj_pos[:, 1], 1 + params.obj_type].max(show)
 
     def is_terminated(self, state: GridState, params: GridParams) -> jax.Array:
-        """Termination is stochastic and decided inside ``step_env``; no terminal states."""
+        """Termination is stochastic and decided inside ``transition``; no terminal states."""
         return jnp.bool_(False)
 
     @property
@@ -287,4 +337,5 @@ class GridWorld(environment.Environment[GridState, GridParams]):
         return spaces.Discrete(4)
 
     def observation_space(self, params: GridParams | None = None) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, (MAX_SIZE, MAX_SIZE, NUM_CHANNELS), jnp.float32)
+        channels = 1 if self.tabular_only else NUM_CHANNELS
+        return spaces.Box(0.0, 1.0, (MAX_SIZE, MAX_SIZE, channels), jnp.float32)

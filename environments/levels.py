@@ -28,6 +28,7 @@ import dataclasses
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from environments.gridworld import (
     MAX_OBJECTS,
@@ -145,6 +146,13 @@ class FixedLevel:
     def max_lifetime(self) -> int:
         return self.lifetime
 
+    @property
+    def tabular_only(self) -> bool:
+        return is_tabular(self.params)
+
+    def lifetime_quantiles(self, n: int = 1000) -> np.ndarray:
+        return np.full(n, self.lifetime)
+
     def sample(self, key: chex.PRNGKey) -> tuple[GridParams, jax.Array]:
         """Returns (params, int32 lifetime); vmapping over keys broadcasts the level."""
         del key
@@ -162,6 +170,13 @@ class LevelMixture:
     def max_lifetime(self) -> int:
         return max(level.lifetime for level in self.levels)
 
+    @property
+    def tabular_only(self) -> bool:
+        return all(level.tabular_only for level in self.levels)
+
+    def lifetime_quantiles(self, n: int = 1000) -> np.ndarray:
+        return np.sort(np.concatenate([lv.lifetime_quantiles(n) for lv in self.levels]))[:: len(self.levels)]
+
     def sample(self, key: chex.PRNGKey) -> tuple[GridParams, jax.Array]:
         stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *[lv.params for lv in self.levels])
         lifetimes = jnp.array([lv.lifetime for lv in self.levels], dtype=jnp.int32)
@@ -177,6 +192,18 @@ def log_uniform(key: chex.PRNGKey, shape: tuple, low: float, high: float) -> jax
 def log_uniform_int(key: chex.PRNGKey, low: int, high: int) -> jax.Array:
     """int32 scalar: a log-uniform float in [low, high] rounded (so it stays in [low, high])."""
     return jnp.round(log_uniform(key, (), low, high)).astype(jnp.int32)
+
+
+def log_uniform_int_quantiles(low: int, high: int, n: int = 1000) -> np.ndarray:
+    """[n] evenly spaced quantiles of log_uniform_int(low, high), for static summaries (e.g. the
+    mean lifetime that sizes packed lifetimes); exact for low == high."""
+    q = (np.arange(n) + 0.5) / n
+    return np.round(np.exp(np.log(low) + q * (np.log(high) - np.log(low)))).astype(np.int64)
+
+
+def is_tabular(params: GridParams) -> bool:
+    """A concrete level is tabular with a fixed start (what GridWorld(tabular_only=True) needs)."""
+    return bool(params.tabular) and not bool(params.random_start)
 
 
 def reachable_cells(free: jax.Array, start: jax.Array) -> jax.Array:
@@ -221,6 +248,13 @@ class GridDistribution:
     @property
     def max_lifetime(self) -> int:
         return self.lifetime[1]
+
+    @property
+    def tabular_only(self) -> bool:
+        return self.tabular  # sampled levels never have a random start
+
+    def lifetime_quantiles(self, n: int = 1000) -> np.ndarray:
+        return log_uniform_int_quantiles(*self.lifetime, n)
 
     def sample(self, key: chex.PRNGKey) -> tuple[GridParams, jax.Array]:
         """Samples one valid level and its lifetime; jittable and vmappable over ``key``.

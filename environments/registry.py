@@ -9,7 +9,8 @@ and ``action_space`` pass through the wrappers.
 
 Names:
   * ``"gridworld"``: kwargs ``level=NAME`` (default ``"dense"``, any of ``LEVEL_NAMES``) or
-    ``params=GridParams`` (e.g. a sampled level).
+    ``params=GridParams`` (e.g. a sampled level); ``tabular_only=True`` promises that only tabular
+    levels with a fixed start will be used (a cheaper step, observation [11, 11, 1]).
   * ``"gridworld-NAME"``: shorthand for ``make("gridworld", level=NAME)``.
   * ``"chain"``: kwargs are ChainParams fields (``length``, ``correct_action``, ``noise``, ...)
     overriding the default level, or ``params=ChainParams``.
@@ -78,10 +79,10 @@ def wrap(env: environment.Environment) -> GymnaxWrapper:
     return LogWrapper(FlattenObservationWrapper(FloatObservationWrapper(env)))
 
 
-def _make_gridworld(level: str = "dense", params=None):
+def _make_gridworld(level: str = "dense", params=None, tabular_only: bool = False):
     if params is None:
         params, _ = get_level(level)
-    return GridWorld(), params
+    return GridWorld(tabular_only), params
 
 
 def _make_chain(params=None, **overrides):

@@ -134,7 +134,8 @@ def _gridworld_cfg(population=16, antithetic=True, shaping="winloss", chunk_size
         env=EnvConfig("gridworld", "all_vrandlife"),
         agent=AgentConfig(hidden=(8,)),
         objective=ObjectiveConfig(name="lpo", lpo_hidden=8, epochs=1, minibatches=1),
-        lifetime=LifetimeConfig(num_envs=2, rollout_len=8, lifetime=4, eval_envs=2, eval_steps=10),
+        # packing off: these tests replace Lifetime.train, which only the unpacked path calls
+        lifetime=LifetimeConfig(num_envs=2, rollout_len=8, lifetime=4, eval_envs=2, eval_steps=10, packing=False),
         es=ESConfig(population=population, sigma=0.1, lr=0.05, antithetic=antithetic, shaping=shaping, chunk_size=chunk_size),
     )
 
@@ -155,15 +156,16 @@ def _build_es(cfg, train, monkeypatch, transform=None):
     calls = []
     original = es_mod.make_population_eval
 
-    def recording(train_fn, chunk_size, mesh):
-        evaluate = original(train_fn, chunk_size, mesh)
+    def recording(lifetime_fns, chunk_size, mesh, slots=0):
+        assert slots == 0
+        evaluate = original(lifetime_fns, chunk_size, mesh, slots)
 
         def wrapped(pop, levels, lifetimes, keys):
-            out = evaluate(pop, levels, lifetimes, keys)
+            out, utilisation = evaluate(pop, levels, lifetimes, keys)
             if transform is not None:
                 out = transform(out)
             calls.append(dict(pop=pop, levels=levels, lifetimes=lifetimes, keys=keys, out=out))
-            return out
+            return out, utilisation
 
         return wrapped
 

@@ -37,18 +37,16 @@ def test_meta_gradient_is_finite_nonzero_and_improves_loss_on_fixed_batch():
     assert all(np.isfinite(np.asarray(g)).all() for g in leaves)
     assert float(optax.tree.norm(grads)) > 1e-6
 
-    # Descending the meta-gradient on a fixed batch of levels, agents and keys lowers the
-    # meta-loss: the gradient points somewhere useful, not just somewhere finite.
-    opt = optax.adam(3e-2)
-    opt_state = opt.init(eta)
-    losses = [float(loss0)]
-    for _ in range(20):
-        loss, grads = loss_and_grad(eta)
-        updates, opt_state = opt.update(grads, opt_state, eta)
-        eta = optax.apply_updates(eta, updates)
-        losses.append(float(loss))
-    final, _ = loss_and_grad(eta)
-    assert float(final) < losses[0] - 0.1 * abs(losses[0]) - 1e-3, losses
+    # The meta-gradient is the gradient of the meta-loss: along its direction d, central finite
+    # differences of the loss give |g| (the loss is piecewise smooth, as sampled actions change
+    # with eta, so h stays small), and a small step against it lowers the loss. (Descending it
+    # for many steps is no test: the sampled meta-loss jumps as actions flip.)
+    norm = optax.tree.norm(grads)
+    step = lambda h: jax.tree.map(lambda e, g: e + h * g / norm, eta, grads)
+    h = 1e-2
+    fd = (float(loss_and_grad(step(h))[0]) - float(loss_and_grad(step(-h))[0])) / (2 * h)
+    np.testing.assert_allclose(fd, float(norm), rtol=0.02)
+    assert float(loss_and_grad(step(-h))[0]) < float(loss0) - 0.5 * h * float(norm)
 
 
 def test_meta_generation_runs_and_resets_agents_at_their_lifetime():

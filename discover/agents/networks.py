@@ -13,7 +13,10 @@ from typing import Callable, NamedTuple, Sequence
 import flax.linen as nn
 import jax
 import numpy as np
-from flax.linen.initializers import constant, orthogonal
+from flax.linen.initializers import constant
+
+# LAPACK-free and numerically equal to flax's orthogonal, whose batched QR deadlocks XLA:CPU.
+from discover.agents.init import orthogonal
 
 _ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
 

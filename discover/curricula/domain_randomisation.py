@@ -9,9 +9,10 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import environments
-from environments.levels import log_uniform_int
+from environments.levels import log_uniform_int, log_uniform_int_quantiles
 
 
 class Curriculum(NamedTuple):
@@ -23,12 +24,18 @@ class Curriculum(NamedTuple):
 
 
 class Task(NamedTuple):
-    """What a run trains on: the env, one level for shapes, the curriculum, the static max N."""
+    """What a run trains on: the env, one level for shapes, the curriculum, the static max N.
+
+    mean_lifetime: the expected N of a task (sizes packed lifetimes, discover.packing);
+    fixed_lifetime: every task lives exactly max_lifetime updates (nothing to pack).
+    """
 
     env: object
     template: object
     curriculum: Curriculum
     max_lifetime: int
+    mean_lifetime: float = 0.0
+    fixed_lifetime: bool = True
 
 
 def make_domain_randomisation(distribution) -> Curriculum:
@@ -54,6 +61,9 @@ class _Scaled(NamedTuple):
         scaled = jnp.ceil(jnp.asarray(lifetime, jnp.float32) * self.scale)
         return level, jnp.maximum(scaled, 1).astype(jnp.int32)
 
+    def lifetime_quantiles(self, n: int = 1000) -> np.ndarray:
+        return np.maximum(np.ceil(self.base.lifetime_quantiles(n) * self.scale), 1)
+
 
 class _LogUniformLifetime(NamedTuple):
     """Levels from `base`; lifetimes log-uniform in [low, high] instead of base's."""
@@ -67,6 +77,9 @@ class _LogUniformLifetime(NamedTuple):
         level, _ = self.base.sample(k_level)
         return level, log_uniform_int(k_life, self.low, self.high)
 
+    def lifetime_quantiles(self, n: int = 1000) -> np.ndarray:
+        return log_uniform_int_quantiles(self.low, self.high, n)
+
 
 class _Fixed(NamedTuple):
     """The trivial distribution: one level and one lifetime."""
@@ -78,34 +91,34 @@ class _Fixed(NamedTuple):
         del key
         return self.level, jnp.int32(self.lifetime)
 
+    def lifetime_quantiles(self, n: int = 1000) -> np.ndarray:
+        return np.full(n, self.lifetime)
+
 
 def make_task(env_cfg, lifetime_cfg) -> Task:
-    """Build the environment and curriculum named by an EnvConfig.
+    """Build the environment and curriculum named by an EnvConfig (via environments.resolve).
 
     env.distribution empty: the environment's default level at lifetime.lifetime updates.
     Otherwise a named level or level distribution of `environments` (its lifetimes are used,
     times lifetime.lifetime_scale; for a named level or a '+' mixture, lifetime.lifetime is its
     lifetime, or with lifetime.lifetime_min > 0 the upper end of a log-uniform range).
     """
-    env, default = environments.make(env_cfg.name)
-    name = env_cfg.distribution
-    if name and name not in environments.LEVEL_NAMES and "+" not in name:
+    env, template, levels = environments.resolve(env_cfg.name, env_cfg.distribution)
+    if env_cfg.distribution in environments.DISTRIBUTION_NAMES:
         # A level distribution that samples its own lifetimes.
-        dist = _Scaled(environments.get_distribution(name), lifetime_cfg.lifetime_scale)
-        max_lifetime = max(1, int(math.ceil(dist.base.max_lifetime * lifetime_cfg.lifetime_scale)))
+        dist = _Scaled(levels, lifetime_cfg.lifetime_scale)
+        max_lifetime = max(1, int(math.ceil(levels.max_lifetime * lifetime_cfg.lifetime_scale)))
     else:
         # The default level, a named level or a '+' mixture: every task lives lifetime.lifetime
         # updates, or with lifetime_min > 0 a log-uniform draw up to it.
-        if not name:
-            dist = _Fixed(default, lifetime_cfg.lifetime)
-        elif name in environments.LEVEL_NAMES:
-            dist = _Fixed(environments.get_level(name)[0], lifetime_cfg.lifetime)
+        if isinstance(levels, environments.LevelMixture):
+            mixture = tuple(dataclasses.replace(lv, lifetime=lifetime_cfg.lifetime) for lv in levels.levels)
+            dist = dataclasses.replace(levels, levels=mixture)
         else:
-            mixture = environments.get_distribution(name)
-            levels = tuple(dataclasses.replace(lv, lifetime=lifetime_cfg.lifetime) for lv in mixture.levels)
-            dist = dataclasses.replace(mixture, levels=levels)
+            dist = _Fixed(template, lifetime_cfg.lifetime)
         if lifetime_cfg.lifetime_min > 0:
             dist = _LogUniformLifetime(dist, lifetime_cfg.lifetime_min, lifetime_cfg.lifetime)
         max_lifetime = lifetime_cfg.lifetime
-    template = jax.tree.map(lambda x: x, dist.sample(jax.random.key(0))[0])
-    return Task(env, template, make_domain_randomisation(dist), max_lifetime)
+    quantiles = dist.lifetime_quantiles()
+    return Task(env, template, make_domain_randomisation(dist), max_lifetime,
+                mean_lifetime=float(np.mean(quantiles)), fixed_lifetime=bool(np.all(quantiles == max_lifetime)))

@@ -18,6 +18,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from discover.meta.fitness import SHAPINGS, fitness_stats
 from discover.meta.strategies import lr_schedule, make_strategy
+from discover.packing import auto_slots, make_packed_train
 
 
 class MetaState(NamedTuple):
@@ -49,23 +50,51 @@ def population_mesh(population: int):
     return Mesh(np.array(devices), ("pop",))
 
 
-def make_population_eval(train, chunk_size: int, mesh):
-    """evaluate(pop [P,...], levels [P,...], lifetimes [P], keys [P]) -> LifetimeMetrics [P, ...].
+def make_population_eval(lifetime, chunk_size: int, mesh, slots: int = 0):
+    """evaluate(pop [P,...], levels [P,...], lifetimes [P], keys [P]) -> (LifetimeMetrics [P, ...],
+    utilisation scalar: the share of computed agent updates that were within some agent's N).
 
+    slots > 0: pack the (per-device, per-chunk) population's lifetimes into that many slots
+    (discover.packing); 0: vmap lifetime.train, every member scanned to lifetime.max_lifetime.
     chunk_size > 0 evaluates the (per-device) population in sequential chunks to bound memory;
     with a mesh the population axis is split across devices with shard_map.
     """
-    one = lambda p, lv, n, k: train(p, lv, n, k)[1]
+    if slots:
+        packed = make_packed_train(lifetime, slots)
+        group = lambda pop, lv, n, k: packed(pop, lv, n, k)
+    else:
+
+        def group(pop, levels, lifetimes, keys):
+            metrics = jax.vmap(lambda p, lv, n, k: lifetime.train(p, lv, n, k)[1])(pop, levels, lifetimes, keys)
+            return metrics, lifetimes.sum() / (lifetimes.shape[0] * lifetime.max_lifetime)
 
     def local(pop, levels, lifetimes, keys):
         if chunk_size:
-            return jax.lax.map(lambda xs: one(*xs), (pop, levels, lifetimes, keys), batch_size=chunk_size)
-        return jax.vmap(one)(pop, levels, lifetimes, keys)
+            chunked = lambda x: x.reshape((-1, chunk_size) + x.shape[1:])
+            metrics, util = jax.lax.map(lambda xs: group(*xs), jax.tree.map(chunked, (pop, levels, lifetimes, keys)))
+            metrics = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), metrics)
+            return metrics, util.mean(keepdims=True)
+        metrics, util = group(pop, levels, lifetimes, keys)
+        return metrics, util.reshape(1).astype(jnp.float32)
 
-    if mesh is None:
-        return local
-    spec = PartitionSpec("pop")
-    return jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    if mesh is not None:
+        spec = PartitionSpec("pop")
+        local = jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+    def evaluate(pop, levels, lifetimes, keys):
+        metrics, util = local(pop, levels, lifetimes, keys)
+        return metrics, util.mean()
+
+    return evaluate
+
+
+def population_slots(cfg, task, population: int, mesh) -> int:
+    """Packed slots per device (and chunk) for a task, or 0 when packing does not apply (every
+    task lives max_lifetime updates, or lifetime.packing is off)."""
+    if task.fixed_lifetime or not cfg.lifetime.packing:
+        return 0
+    local = cfg.es.chunk_size or population // (mesh.devices.size if mesh is not None else 1)
+    return auto_slots(local, task.mean_lifetime, task.max_lifetime, cfg.lifetime.pack_width)
 
 
 def select_fitness(kind: str, metrics, baseline=None):
@@ -95,7 +124,8 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
     strategy, es_params = make_strategy(es_cfg, template)
     if mesh == "auto":
         mesh = population_mesh(pop_size)
-    evaluate = make_population_eval(lifetime.train, es_cfg.chunk_size, mesh)
+    slots = population_slots(cfg, task, pop_size, mesh)
+    evaluate = make_population_eval(lifetime, es_cfg.chunk_size, mesh, slots)
     shape = SHAPINGS[es_cfg.shaping]
     schedule = lr_schedule(es_cfg)
     lcfg = cfg.lifetime
@@ -104,7 +134,7 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
         if baseline_lifetime is None:
             raise ValueError("fitness=normalised needs a baseline lifetime")
         evaluate_baseline = make_population_eval(
-            lambda _, lv, n, k: baseline_lifetime.train({}, lv, n, k), es_cfg.chunk_size, None
+            baseline_lifetime, es_cfg.chunk_size, None, population_slots(cfg, task, n_tasks, None)
         )
 
     def init(key, objective_params):
@@ -121,10 +151,10 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
         cur_state, levels, lifetimes = task.curriculum.sample(k_task, state.curriculum_state, n_tasks)
         keys = jax.random.split(k_train, n_tasks)
         twin = lambda x: jnp.concatenate([x, x], axis=0) if es_cfg.antithetic else x
-        metrics = evaluate(pop, jax.tree.map(twin, levels), twin(lifetimes), twin(keys))
+        metrics, utilisation = evaluate(pop, jax.tree.map(twin, levels), twin(lifetimes), twin(keys))
         baseline = None
         if es_cfg.fitness == "normalised":
-            base = evaluate_baseline(jnp.zeros(n_tasks), levels, lifetimes, keys).final_return
+            base = evaluate_baseline({}, levels, lifetimes, keys)[0].final_return
             baseline = twin(base)
         fitness = select_fitness(es_cfg.fitness, metrics, baseline)
         if mesh is not None:
@@ -143,6 +173,7 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
             es_lr=schedule(state.generation),
             mean_norm=jnp.linalg.norm(es_state.mean),
             env_steps=(lifetimes.sum() * steps_per_update * (2 if es_cfg.antithetic else 1)).astype(jnp.float32),
+            utilisation=utilisation,
         )
         new_state = MetaState(es_state, cur_state, state.generation + 1)
         return jax.tree.map(_strong, new_state), out

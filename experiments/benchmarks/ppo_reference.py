@@ -26,7 +26,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax.linen.initializers import constant, orthogonal
+from flax.linen.initializers import constant
+
+# The same orthogonal initialiser as flax's, without the LAPACK call that can deadlock XLA:CPU.
+from discover.agents.init import orthogonal
 from gymnax.wrappers.purerl import FlattenObservationWrapper, LogWrapper
 
 
