@@ -71,7 +71,7 @@ print("RESULT " + json.dumps(result))
 def _run_script(tmp_path_factory, *variants):
     env = dict(os.environ)
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 --xla_cpu_enable_concurrency_optimized_scheduler=false"
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run(
         [sys.executable, "-c", _SCRIPT, *variants], cwd=tmp_path_factory.mktemp("shard"), env=env,

@@ -5,7 +5,7 @@ with `jnp.linalg.qr`, which XLA:CPU runs as a LAPACK custom call (`lapack_sgeqrf
 `vmap` (a population of agents) the call is batched, and jaxlib splits the batch over XLA's
 intra-op thread pool with `ParallelBatchMap` while the calling thread itself may be a worker of
 that pool. On a 2-core machine both workers can end up waiting for sub-tasks queued behind
-them: the program never returns and uses no CPU (see experiments/benchmarks/HANG_REPORT.md).
+them: the program never returns and uses no CPU (see experiments/benchmarks/hang_report/README.md).
 
 `orthogonal` below draws the same Gaussian matrix as jax's and orthonormalises its columns by
 classical Gram-Schmidt with re-orthogonalisation (CGS2) written in plain XLA ops. A QR

@@ -27,13 +27,15 @@ def make_rollout(env, nets, num_steps: int, bootstrap_truncation: bool = True):
     """Returns rollout(params, env_params, env_state, obs, key) -> (env_state, obs, Transition).
 
     env_state/obs are batched over E environments [E, ...]; env_params is one level shared by
-    the E workers of this agent. For the critic head with bootstrap_truncation, V is evaluated
-    on the pre-reset successor observation so truncated episodes bootstrap correctly; without
-    it, next_aux is V(s_{t+1}) and truncation counts as termination (PureJaxRL's choice). For
-    the predictor head next_aux is y(s_{t+1}) (LPG zeroes it at episode ends anyway).
+    the E workers of this agent. Only the actor runs inside the step loop (actions need it);
+    the auxiliary network (critic or LPG predictor) runs once on the whole [T, E] batch after
+    it, which is the same arithmetic in far fewer, larger calls. For the critic head with
+    bootstrap_truncation, next_aux is V of the pre-reset successor observation, so truncated
+    episodes bootstrap correctly; without it, next_aux is V(s_{t+1}) and truncation counts as
+    termination (PureJaxRL's choice). For the predictor head next_aux is y(s_{t+1}) (LPG
+    zeroes it at episode ends anyway).
     """
-    critic = nets.head == "critic"
-    successor_critic = critic and bootstrap_truncation
+    successor_critic = nets.head == "critic" and bootstrap_truncation
     step_env = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def rollout(params, env_params, env_state, obs, key):
@@ -41,7 +43,6 @@ def make_rollout(env, nets, num_steps: int, bootstrap_truncation: bool = True):
             env_state, obs = carry
             k_act, k_env = jax.random.split(step_key)
             logits = nets.actor(params["actor"], obs)
-            aux = nets.aux(params["aux"], obs)
             action = jax.random.categorical(k_act, logits)
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
             env_keys = jax.random.split(k_env, obs.shape[0])
@@ -49,29 +50,30 @@ def make_rollout(env, nets, num_steps: int, bootstrap_truncation: bool = True):
                 env_keys, env_state, action, env_params
             )
             done = jnp.logical_or(terminated, truncated)
-            next_aux = nets.aux(params["aux"], info["final_observation"]) if successor_critic else aux
             ep_done = info["returned_episode"].astype(jnp.float32)
-            t = Transition(
+            out = dict(
                 obs=obs,
                 action=action,
                 reward=reward.astype(jnp.float32),
                 terminated=(terminated if bootstrap_truncation else done).astype(jnp.float32),
                 done=done.astype(jnp.float32),
                 log_prob=log_prob,
-                aux=aux,
-                next_aux=next_aux,
                 episode_return=ep_done * info["returned_episode_returns"],
                 episode_done=ep_done,
             )
-            return (env_state, next_obs), t
+            if successor_critic:
+                out["final_obs"] = info["final_observation"]
+            return (env_state, next_obs), out
 
         keys = jax.random.split(key, num_steps)
-        (env_state, obs), traj = jax.lax.scan(step, (env_state, obs), keys)
-        if not successor_critic:
+        (env_state, obs), out = jax.lax.scan(step, (env_state, obs), keys)
+        aux = nets.aux(params["aux"], out["obs"])
+        if successor_critic:
+            next_aux = nets.aux(params["aux"], out.pop("final_obs"))
+        else:
             # aux(s_{t+1}): shift by one step, the last from the observation after the rollout.
-            last = nets.aux(params["aux"], obs)
-            traj = traj._replace(next_aux=jnp.concatenate([traj.aux[1:], last[None]], axis=0))
-        return env_state, obs, traj
+            next_aux = jnp.concatenate([aux[1:], nets.aux(params["aux"], obs)[None]], axis=0)
+        return env_state, obs, Transition(aux=aux, next_aux=next_aux, **out)
 
     return rollout
 

@@ -35,13 +35,14 @@ def machine_info() -> dict:
 
 
 def make_raw(env, env_params, num_envs, num_steps):
-    """raw(key) for one seed: num_steps steps of num_envs envs with uniformly random actions,
-    under lax.scan: the ceiling any training loop on this env can approach."""
+    """raw(key, env_params=env_params) for one seed: num_steps steps of num_envs envs with
+    uniformly random actions, under lax.scan: the ceiling any training loop on this env can
+    approach (pass env_params to vmap over levels)."""
     reset = jax.vmap(env.reset, in_axes=(0, None))
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     n_actions = env.num_actions
 
-    def raw(key):
+    def raw(key, env_params=env_params):
         k_reset, k_run = jax.random.split(key)
         obs, state = reset(jax.random.split(k_reset, num_envs), env_params)
 

@@ -48,14 +48,13 @@ import time
 from pathlib import Path
 from unittest import mock
 
-import discover  # noqa: F401  (sets the XLA:CPU scheduler flag before jax starts its backend)
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 from experiments.benchmarks.common import machine_info, write_results
 
-SHARD_FLAGS = "--xla_force_host_platform_device_count=4 --xla_cpu_enable_concurrency_optimized_scheduler=false"
+SHARD_FLAGS = "--xla_force_host_platform_device_count=4"
 
 
 def base_config(population: int, generations: int = 40, gens_per_call: int = 1):

@@ -6,7 +6,7 @@ time limit, and stop with every thread's stack on the first stall.
 
 Why: on a 2-core machine XLA:CPU deadlocked inside batched LAPACK calls (flax's orthogonal
 initialiser under vmap runs a batched QR, which jaxlib splits over the intra-op thread pool from
-inside that pool; see experiments/benchmarks/HANG_REPORT.md). The project now initialises
+inside that pool; see experiments/benchmarks/hang_report/README.md). The project now initialises
 weights without LAPACK (discover.agents.init). This script is the evidence: each program below
 is compiled once and then called `calls` times; a call that takes longer than `limit` seconds
 is a hang (a hung call uses no CPU and never returns), so faulthandler prints every Python

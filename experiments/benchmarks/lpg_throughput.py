@@ -35,7 +35,6 @@ import sys
 import time
 from pathlib import Path
 
-import discover  # noqa: F401  (sets the XLA:CPU scheduler flag before jax starts its backend)
 import jax
 import jax.numpy as jnp
 import numpy as np

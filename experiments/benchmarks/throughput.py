@@ -35,14 +35,7 @@ import statistics
 import time
 from pathlib import Path
 
-# XNNPACK in XLA:CPU (jax 0.10) deadlocks on this 2-core machine: the second call of a program
-# that vmaps our networks over 8 seeds inside lax.scan never returns (all threads in futex
-# wait; raw stepping, which has no dots, is unaffected). Disable it before jax starts its
-# backend, unless the caller chose otherwise (DISCOVER_BENCH_XNNPACK=1 keeps it). No-op on GPU.
-if os.environ.get("DISCOVER_BENCH_XNNPACK") != "1" and "xla_cpu_use_xnnpack" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_use_xnnpack=false").strip()
-
-import jax  # noqa: E402
+import jax
 
 from discover.agents import make_rollout
 from discover.config import AgentConfig, LifetimeConfig, ObjectiveConfig, RunConfig

@@ -1,0 +1,207 @@
+"""Generation benchmark: TA-LPG meta-training generations with mixed and fixed lifetimes.
+
+    python -m experiments.benchmarks.generation [--scale cpu|reference] [--baseline-src DIR]
+                                                [--reps 3] [--out FILE]
+
+One run, one machine, the TA-LPG gridworld preset (`ta-lpg-gridworld`) at a scale that fits it
+(`--scale cpu`: the widths of `ta-lpg-gridworld-cpu`, LPG core 16 units, 8 workers x 20 steps,
+evaluation 8 x 200, population 32, at the preset's lifetimes;
+`--scale reference`: the preset itself, population 1024, 64 workers, 256 units, for a GPU). Every
+program is compiled ahead of time (compile time reported), called once to warm up, then timed
+`reps` times with the ES state carried from call to call, each in its own fresh process.
+
+  mixed          all_vrandlife (N log-uniform in [10, 250]), packed lifetimes (the default)
+  mixed_unpacked all_vrandlife with lifetime.packing=false: every agent scanned to N = 250
+  fixed          all_shortlife (N = 250 for every agent), same population and sizes
+  baseline       `mixed` run by the code of another commit (--baseline-src: a directory holding
+                 that commit's `discover/` and `environments/`, e.g. made with
+                 `git archive b0c6d1e discover environments | tar -x -C DIR`), the commit this
+                 engine work started from
+
+Useful env steps are the agents' training steps (sum of N x workers x rollout length, the
+generation's `env_steps` metric); utilisation is the generation's own metric (useful / computed
+agent updates). Headline: useful steps/s of `mixed` / `fixed` (target >= 0.85).
+
+Gridworld share of an LPG update: at the same scale, S agents (the packed slot count) vmapped,
+K updates of the preset's agent with TA-LPG, against K x workers x rollout steps of the tabular
+env alone (random actions, auto-reset) and of the general (non-tabular-only) env.
+
+Writes experiments/benchmarks/results/generation_<platform>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCALES = {
+    # The ta-lpg-gridworld-cpu preset's widths at the reference lifetimes (N in [10, 250]: the
+    # lifetime distribution is what this benchmark is about), population 32.
+    "cpu": {
+        "es.population": "32",
+        "objective.lpg_hidden": "16",
+        "lifetime.num_envs": "8",
+        "lifetime.eval_envs": "8",
+        "lifetime.eval_steps": "200",
+    },
+    "reference": {},
+}
+
+# Runs in a fresh process against whichever code is first on PYTHONPATH (this commit's or
+# another's): builds the preset with overrides, times one-generation calls, prints JSON.
+DRIVER = r"""
+import json, sys, time
+args = json.loads(sys.argv[1])
+import discover
+import jax
+try:
+    from discover.presets import get_preset
+except ImportError:  # older layout
+    from experiments.presets import get_preset
+from discover.config import apply_overrides
+from discover.meta.run import _keys, build, make_multi_generation
+cfg = apply_overrides(get_preset(args["preset"]), list(args["overrides"].items()))
+built = build(cfg)
+k_init, k_obj, k_run, _ = _keys(cfg)
+state = built.meta.init(k_init, built.objective.init(k_obj))
+t0 = time.perf_counter()
+gen = make_multi_generation(built.meta, 1).lower(state, k_run).compile()
+compile_s = time.perf_counter() - t0
+state, metrics = jax.block_until_ready(gen(state, k_run))
+times, rows = [], []
+for _ in range(args["reps"]):
+    t0 = time.perf_counter()
+    state, metrics = jax.block_until_ready(gen(state, k_run))
+    times.append(time.perf_counter() - t0)
+    rows.append({k: float(v[0]) for k, v in jax.device_get(metrics).items()})
+print("RESULT " + json.dumps(dict(compile_s=compile_s, times_s=times, metrics=rows,
+                                   device=jax.devices()[0].device_kind)))
+"""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_driver(src: Path, overrides: dict, reps: int, timeout: float = 3600) -> dict:
+    """Time generations of ta-lpg-gridworld with `overrides` using the code under `src`."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    arg = json.dumps(dict(preset="ta-lpg-gridworld", overrides=overrides, reps=reps))
+    proc = subprocess.run([sys.executable, "-c", DRIVER, arg], env=env, cwd=src, capture_output=True,
+                          text=True, timeout=timeout)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if proc.returncode or line is None:
+        raise RuntimeError(f"driver failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    out = json.loads(line[len("RESULT "):])
+    steps = [m["env_steps"] for m in out["metrics"]]
+    out["gen_s_min"] = min(out["times_s"])
+    out["gen_s_median"] = sorted(out["times_s"])[len(out["times_s"]) // 2]
+    out["useful_steps_per_s"] = sum(steps) / sum(out["times_s"])
+    out["utilisation"] = [m.get("utilisation") for m in out["metrics"]]
+    return out
+
+
+def gridworld_share(scale: str, k_updates: int = 20) -> dict:
+    """Time K TA-LPG agent updates of S vmapped agents against the env stepping they contain."""
+    import jax
+
+    from discover.config import EnvConfig, apply_overrides
+    from discover.curricula import make_task
+    from discover.lifetime import make_lifetime
+    from discover.meta.es import population_slots
+    from discover.objectives import make_objective
+    from discover.presets import get_preset
+    from experiments.benchmarks.common import make_raw
+    import environments
+
+    cfg = apply_overrides(get_preset("ta-lpg-gridworld"), list(SCALES[scale].items()))
+    task = make_task(cfg.env, cfg.lifetime)
+    agents = population_slots(cfg, task, cfg.es.population, None) or cfg.es.population
+    obj = make_objective(cfg.objective)
+    lt = make_lifetime(cfg, obj, task.env, task.template, task.max_lifetime)
+    lc = cfg.lifetime
+    _, levels, lifetimes = task.curriculum.sample(jax.random.key(0), task.curriculum.init(jax.random.key(0)), agents)
+    params = jax.vmap(obj.init)(jax.random.split(jax.random.key(1), agents))
+    states = jax.vmap(lt.init)(jax.random.split(jax.random.key(2), agents), levels)
+
+    def updates(states, params, levels, lifetimes, key):
+        def body(s, n):
+            return jax.vmap(lt.update, in_axes=(0, None, 0, 0, 0, None))(s, n, params, levels, lifetimes, jax.random.fold_in(key, n))[0], None
+        return jax.lax.scan(body, states, jax.numpy.arange(k_updates))[0]
+
+    general, _ = environments.make("gridworld")
+    keys = jax.random.split(jax.random.key(4), agents)
+    raw = lambda env: jax.vmap(make_raw(env, None, lc.num_envs, k_updates * lc.rollout_len))
+    programs = {
+        "update": (updates, (states, params, levels, lifetimes, jax.random.key(3))),
+        "env_tabular_only": (raw(task.env), (keys, levels)),
+        "env_general": (raw(general), (keys, levels)),
+    }
+    out = {"agents": agents, "k_updates": k_updates, "steps": agents * k_updates * lc.num_envs * lc.rollout_len}
+    for name, (fn, args) in programs.items():
+        compiled = jax.jit(fn).lower(*args).compile()
+        jax.block_until_ready(compiled(*args))
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            times.append(time.perf_counter() - t0)
+        out[f"{name}_s"] = min(times)
+    out["env_share_of_update"] = out["env_tabular_only_s"] / out["update_s"]
+    out["general_env_share_of_update"] = out["env_general_s"] / out["update_s"]
+    out["tabular_only_env_speedup"] = out["env_general_s"] / out["env_tabular_only_s"]
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="cpu")
+    parser.add_argument("--baseline-src", default="", help="directory with another commit's discover/ and environments/")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+
+    from experiments.benchmarks.common import machine_info, write_results
+
+    scale = SCALES[args.scale]
+    res = {"benchmark": "generation", "scale": args.scale, "overrides": scale, "reps": args.reps,
+           "machine": machine_info(), "programs": {}}
+    t_all = time.perf_counter()
+    cases = {
+        "mixed": {**scale, "env.distribution": "all_vrandlife"},
+        "mixed_unpacked": {**scale, "env.distribution": "all_vrandlife", "lifetime.packing": "false"},
+        "fixed": {**scale, "env.distribution": "all_shortlife"},
+    }
+    for name, overrides in cases.items():
+        log(f"{name}: {overrides}")
+        res["programs"][name] = run_driver(ROOT, overrides, args.reps)
+        log(f"  {res['programs'][name]['gen_s_min']:.3f} s/gen, {res['programs'][name]['useful_steps_per_s']:.3g} useful steps/s")
+    if args.baseline_src:
+        src = Path(args.baseline_src).resolve()
+        log(f"baseline code from {src}")
+        res["programs"]["baseline"] = run_driver(src, cases["mixed"], args.reps)
+        res["baseline_src"] = str(src)
+        log(f"  {res['programs']['baseline']['gen_s_min']:.3f} s/gen")
+    p = res["programs"]
+    res["mixed_over_fixed_useful_steps_per_s"] = p["mixed"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
+    res["unpacked_over_fixed_useful_steps_per_s"] = p["mixed_unpacked"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
+    if "baseline" in p:
+        res["baseline_over_mixed_gen_time"] = p["baseline"]["gen_s_min"] / p["mixed"]["gen_s_min"]
+    log("gridworld share of an LPG update")
+    res["gridworld"] = gridworld_share(args.scale)
+    res["total_s"] = time.perf_counter() - t_all
+    out = write_results(res, "generation", quick=False, out=args.out)
+    log(json.dumps({k: v for k, v in res.items() if k not in ("programs", "machine")}, indent=1))
+    log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
