@@ -32,6 +32,7 @@ Writes experiments/benchmarks/results/generation_<platform>.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -92,7 +93,8 @@ def log(msg):
 
 def run_driver(src: Path, overrides: dict, reps: int, timeout: float = 3600) -> dict:
     """Time generations of ta-lpg-gridworld with `overrides` using the code under `src`."""
-    env = dict(os.environ, PYTHONPATH=str(src))
+    path = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=path)
     arg = json.dumps(dict(preset="ta-lpg-gridworld", overrides=overrides, reps=reps))
     proc = subprocess.run([sys.executable, "-c", DRIVER, arg], env=env, cwd=src, capture_output=True,
                           text=True, timeout=timeout)
@@ -126,21 +128,29 @@ def gridworld_share(scale: str, k_updates: int = 20) -> dict:
     agents = population_slots(cfg, task, cfg.es.population, None) or cfg.es.population
     obj = make_objective(cfg.objective)
     lt = make_lifetime(cfg, obj, task.env, task.template, task.max_lifetime)
+    a2c_cfg = dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, name="a2c"))
+    a2c = make_lifetime(a2c_cfg, make_objective(a2c_cfg.objective), task.env, task.template, task.max_lifetime)
     lc = cfg.lifetime
     _, levels, lifetimes = task.curriculum.sample(jax.random.key(0), task.curriculum.init(jax.random.key(0)), agents)
     params = jax.vmap(obj.init)(jax.random.split(jax.random.key(1), agents))
-    states = jax.vmap(lt.init)(jax.random.split(jax.random.key(2), agents), levels)
+    init_keys = jax.random.split(jax.random.key(2), agents)
 
-    def updates(states, params, levels, lifetimes, key):
-        def body(s, n):
-            return jax.vmap(lt.update, in_axes=(0, None, 0, 0, 0, None))(s, n, params, levels, lifetimes, jax.random.fold_in(key, n))[0], None
-        return jax.lax.scan(body, states, jax.numpy.arange(k_updates))[0]
+    def updates(life):
+        def run(states, params, levels, lifetimes, key):
+            def body(s, n):
+                step = jax.vmap(life.update, in_axes=(0, None, 0, 0, 0, None))
+                return step(s, n, params, levels, lifetimes, jax.random.fold_in(key, n))[0], None
+
+            return jax.lax.scan(body, states, jax.numpy.arange(k_updates))[0]
+
+        return run
 
     general, _ = environments.make("gridworld")
     keys = jax.random.split(jax.random.key(4), agents)
     raw = lambda env: jax.vmap(make_raw(env, None, lc.num_envs, k_updates * lc.rollout_len))
     programs = {
-        "update": (updates, (states, params, levels, lifetimes, jax.random.key(3))),
+        "update": (updates(lt), (jax.vmap(lt.init)(init_keys, levels), params, levels, lifetimes, jax.random.key(3))),
+        "update_a2c": (updates(a2c), (jax.vmap(a2c.init)(init_keys, levels), {}, levels, lifetimes, jax.random.key(3))),
         "env_tabular_only": (raw(task.env), (keys, levels)),
         "env_general": (raw(general), (keys, levels)),
     }
@@ -155,6 +165,7 @@ def gridworld_share(scale: str, k_updates: int = 20) -> dict:
             times.append(time.perf_counter() - t0)
         out[f"{name}_s"] = min(times)
     out["env_share_of_update"] = out["env_tabular_only_s"] / out["update_s"]
+    out["lpg_update_over_a2c_update"] = out["update_s"] / out["update_a2c_s"]
     out["general_env_share_of_update"] = out["env_general_s"] / out["update_s"]
     out["tabular_only_env_speedup"] = out["env_general_s"] / out["env_tabular_only_s"]
     return out
@@ -165,6 +176,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     parser.add_argument("--baseline-src", default="", help="directory with another commit's discover/ and environments/")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--skip", default="", help="comma-separated cases not to run (e.g. mixed_unpacked)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -179,7 +191,10 @@ def main(argv=None) -> int:
         "mixed_unpacked": {**scale, "env.distribution": "all_vrandlife", "lifetime.packing": "false"},
         "fixed": {**scale, "env.distribution": "all_shortlife"},
     }
+    skip = set(filter(None, args.skip.split(",")))
     for name, overrides in cases.items():
+        if name in skip:
+            continue
         log(f"{name}: {overrides}")
         res["programs"][name] = run_driver(ROOT, overrides, args.reps)
         log(f"  {res['programs'][name]['gen_s_min']:.3f} s/gen, {res['programs'][name]['useful_steps_per_s']:.3g} useful steps/s")
@@ -191,7 +206,8 @@ def main(argv=None) -> int:
         log(f"  {res['programs']['baseline']['gen_s_min']:.3f} s/gen")
     p = res["programs"]
     res["mixed_over_fixed_useful_steps_per_s"] = p["mixed"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
-    res["unpacked_over_fixed_useful_steps_per_s"] = p["mixed_unpacked"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
+    if "mixed_unpacked" in p:
+        res["unpacked_over_fixed_useful_steps_per_s"] = p["mixed_unpacked"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
     if "baseline" in p:
         res["baseline_over_mixed_gen_time"] = p["baseline"]["gen_s_min"] / p["mixed"]["gen_s_min"]
     log("gridworld share of an LPG update")
