@@ -257,7 +257,25 @@ def test_all_nan_population_keeps_mean_finite(monkeypatch):
     state = es.init(jax.random.key(0), objective.init(jax.random.key(1)))
     state, metrics = jax.jit(es.generation)(state, jax.random.key(3))
     assert int(metrics["nonfinite"]) == 8
+    assert np.isnan(metrics["fitness_mean"]) and np.isnan(metrics["fitness_max"])  # nothing to summarise
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(es.mean(state)))
+
+
+def test_diverged_agents_rank_last_end_to_end():
+    """agent.lr 1e30 makes every agent diverge. Their evaluation returns can look finite (NaN
+    logits make categorical sampling always pick action 0: about 9 on CartPole), so fitness
+    checks the agent's parameters: every member must count as non-finite, the mean stays put."""
+    from discover.config import apply_overrides
+    from discover.meta.run import _keys, build, make_multi_generation
+    from discover.presets import get_preset
+
+    cfg = apply_overrides(get_preset("quickstart"), [("agent.lr", "1e30"), ("es.population", "8"), ("lifetime.lifetime", "4")])
+    built = build(cfg)
+    k_init, k_obj, k_run, _ = _keys(cfg)
+    state = built.meta.init(k_init, built.objective.init(k_obj))
+    state, metrics = make_multi_generation(built.meta, 1)(state, k_run)
+    assert int(metrics["nonfinite"][0]) == 8
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(built.meta.mean(state)))
 
 
 def _smooth_fake_train(params, level, lifetime, key):

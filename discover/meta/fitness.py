@@ -51,12 +51,14 @@ SHAPINGS = {"winloss": win_loss, "centered_rank": centered_rank, "z_score": z_sc
 
 
 def fitness_stats(f):
-    """Summary of raw fitness over its finite members, and how many were not finite."""
+    """Summary of raw fitness over its finite members, and how many were not finite (the
+    summary is NaN, logged as null, when no member is finite: there is nothing to summarise)."""
     finite = jnp.isfinite(f)
-    n = jnp.maximum(finite.sum(), 1)
+    n = finite.sum()
+    some = n > 0
     return {
-        "fitness_mean": jnp.where(finite, f, 0.0).sum() / n,
-        "fitness_max": jnp.max(jnp.where(finite, f, -jnp.inf)),
-        "fitness_min": jnp.min(jnp.where(finite, f, jnp.inf)),
+        "fitness_mean": jnp.where(some, jnp.where(finite, f, 0.0).sum() / jnp.maximum(n, 1), jnp.nan),
+        "fitness_max": jnp.where(some, jnp.max(jnp.where(finite, f, -jnp.inf)), jnp.nan),
+        "fitness_min": jnp.where(some, jnp.min(jnp.where(finite, f, jnp.inf)), jnp.nan),
         "nonfinite": (~finite).sum(),
     }
