@@ -85,9 +85,10 @@ class Cell(NamedTuple):
     lifetimes: tuple  # N per horizon [L]
 
 
-def prepare_env(spec: EnvSpec, cfg, overrides, multiples, seeds: int, seed: int) -> Cell:
-    """Resolve an environment and its agent; every error here is one ConfigError line, raised
-    before anything compiles."""
+def prepare_env(spec: EnvSpec, cfg, overrides, lifetimes, seeds: int, seed: int) -> Cell:
+    """Resolve an environment, its S levels and its agent (discover.profiles, then the dotted
+    overrides); lifetimes: N per horizon. Every error is one ConfigError line, raised before
+    anything compiles."""
     try:
         task = make_task(EnvConfig(spec.name, spec.distribution), cfg.lifetime)
     except ValueError as e:
@@ -102,9 +103,13 @@ def prepare_env(spec: EnvSpec, cfg, overrides, multiples, seeds: int, seed: int)
         raise ConfigError(f"--agent.torso conv needs image observations; {spec.label} has none")
     k = jax.random.fold_in(jax.random.key(seed), 1)
     _, levels, _ = task.curriculum.sample(k, task.curriculum.init(k), seeds)
+    return Cell(spec, env_cfg, task.env, levels, tuple(int(n) for n in lifetimes))
+
+
+def horizon_lifetimes(cfg, multiples) -> tuple[int, ...]:
+    """N = round(m * N_ref) updates (at least 1) for each multiple m."""
     ref = reference_lifetime(cfg)
-    lifetimes = tuple(max(1, int(round(m * ref))) for m in multiples)
-    return Cell(spec, env_cfg, task.env, levels, lifetimes)
+    return tuple(max(1, int(round(m * ref))) for m in multiples)
 
 
 def load_methods(run_dir, cfg, checkpoint: int | None = None, initial: bool = False,
@@ -228,7 +233,7 @@ def evaluate_run(run_dir, env_texts=(), multiples=ev.MULTIPLES, seeds: int = 16,
         raise ConfigError(f"{run_dir} is not a run directory (no config.json); give the directory `discover train` wrote")
     cfg = load_config(run_dir)
     specs = [parse_env(t) for t in env_texts] or [run_env(cfg)]
-    cells = [prepare_env(s, cfg, overrides, multiples, seeds, seed) for s in specs]
+    cells = [prepare_env(s, cfg, overrides, horizon_lifetimes(cfg, multiples), seeds, seed) for s in specs]
     methods = load_methods(run_dir, cfg, checkpoint, initial, baselines)
     t0 = time.time()
     rows, curves, envs = evaluate_cells(cells, methods, multiples, seeds, seed, log=log)

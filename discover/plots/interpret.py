@@ -26,13 +26,13 @@ def plot_lpg_interpretation(data: dict, path, title: str = "discovered LPG") -> 
     pyplot = plt()
     k = len(data["progress"])
     fig = pyplot.figure(figsize=(3.4 * max(k, 2), 6.4), constrained_layout=True)
-    grid = fig.add_gridspec(2, max(k, 2))
+    grid = fig.add_gridspec(2, 2 * k)  # top: k panels of 2 columns; bottom: 2 panels of k
     adv_all, pi_all = data["advantage"], data["pi_hat"]
     lim_a = np.nanpercentile(np.abs(adv_all), 99.5) or 1.0
     lim_p = np.nanpercentile(np.abs(pi_all), 99.5) or 1.0
     first = None
     for i, p in enumerate(data["progress"]):
-        ax = fig.add_subplot(grid[0, i], sharex=first, sharey=first)
+        ax = fig.add_subplot(grid[0, 2 * i:2 * i + 2], sharex=first, sharey=first)
         first = first or ax
         a, h = adv_all[:, i].ravel(), pi_all[:, i].ravel()
         ax.scatter(a, h, s=3, alpha=0.15, color=color(0), rasterized=True)
@@ -51,7 +51,7 @@ def plot_lpg_interpretation(data: dict, path, title: str = "discovered LPG") -> 
     n = int(data["lifetime"])
     x = np.arange(n) / max(n - 1, 1)
     for j, (key, label) in enumerate((("y_entropy", "entropy of y(s)"), ("correlation", "corr(pi_hat, advantage)"))):
-        ax = fig.add_subplot(grid[1, j * max(k, 2) // 2:(j + 1) * max(k, 2) // 2])
+        ax = fig.add_subplot(grid[1, j * k:(j + 1) * k])
         mean, lo, hi = bootstrap_band(data[key])
         ax.fill_between(x, lo, hi, color=color(j + 1), alpha=0.25, lw=0)
         ax.plot(x, mean, color=color(j + 1))
