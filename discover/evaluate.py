@@ -166,6 +166,25 @@ def make_grid_program(lt_cfg, objective, env, template, max_lifetime: int):
     return jax.jit(jax.vmap(per_seed, in_axes=(None, 0, None, None)))
 
 
+# (what, configs, id(env), level shapes) -> (env, jitted program); the env is held so its id
+# stays unique while the entry lives.
+_PROGRAMS: dict = {}
+
+
+def _cached(key: tuple, env, levels, build):
+    """A compiled program reused within a process (a notebook, a test, several checkpoints):
+    the key holds everything that shapes the program; params, lifetimes, levels and keys are
+    its inputs. Configs are frozen dataclasses, so they compare by value."""
+    key = key + (id(env), jax.tree.structure(levels), tuple(np.shape(x) for x in jax.tree.leaves(levels)))
+    try:
+        hash(key)
+    except TypeError:  # a config given as a plain namespace: no reuse
+        return build()
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = (env, build())
+    return _PROGRAMS[key][1]
+
+
 def train_grid(cfg, objective, objective_params, env, levels, lifetimes, keys, agent_cfg=None,
                lifetime_cfg=None):
     """(final [L, S], curve [L, S, max(lifetimes)]) numpy arrays; see make_grid_program.
@@ -175,7 +194,10 @@ def train_grid(cfg, objective, objective_params, env, levels, lifetimes, keys, a
     """
     lt_cfg, objective = _setup(cfg, objective, agent_cfg, lifetime_cfg)
     n_max = int(max(lifetimes))
-    run = make_grid_program(lt_cfg, objective, env, _first(levels), n_max)
+    # Programs are reused within a process (a notebook, a test, several checkpoints): the key
+    # holds everything that shapes the program; params, lifetimes, levels and keys are inputs.
+    run = _cached(("grid", lt_cfg.agent, lt_cfg.objective, lt_cfg.lifetime, objective.name, n_max), env, levels,
+                  lambda: make_grid_program(lt_cfg, objective, env, _first(levels), n_max))
     final, curve = run(objective_params, jnp.asarray(lifetimes, jnp.int32), levels, keys)
     return np.asarray(final, dtype=np.float64), np.asarray(curve, dtype=np.float32)
 
@@ -208,14 +230,19 @@ def random_policy_returns(cfg, env, levels, keys, agent_cfg=None, lifetime_cfg=N
     An actor whose parameters are all zero outputs zero logits, i.e. the uniform policy.
     """
     lt_cfg, objective = _setup(cfg, "a2c", agent_cfg, lifetime_cfg)
-    lt = make_lifetime(lt_cfg, objective, env, _first(levels), max_lifetime=1)
 
-    def one(level, key):
-        k_init, k_eval = jax.random.split(key)
-        actor = jax.tree.map(jnp.zeros_like, lt.init(k_init, level).params["actor"])
-        return lt.evaluate(actor, level, k_eval)
+    def build():
+        lt = make_lifetime(lt_cfg, objective, env, _first(levels), max_lifetime=1)
 
-    return np.asarray(jax.jit(jax.vmap(one))(levels, keys), dtype=np.float64)
+        def one(level, key):
+            k_init, k_eval = jax.random.split(key)
+            actor = jax.tree.map(jnp.zeros_like, lt.init(k_init, level).params["actor"])
+            return lt.evaluate(actor, level, k_eval)
+
+        return jax.jit(jax.vmap(one))
+
+    run = _cached(("random", lt_cfg.agent, lt_cfg.lifetime), env, levels, build)
+    return np.asarray(run(levels, keys), dtype=np.float64)
 
 
 def random_returns(cfg, env_name, level_or_none, seeds: int, agent_cfg=None, lifetime_cfg=None,

@@ -14,6 +14,7 @@ Programs: one compiled program per (environment, method) covers all horizons x s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -83,6 +84,14 @@ class Cell(NamedTuple):
     env: object
     levels: object  # EnvParams batched [S]
     lifetimes: tuple  # N per horizon [L]
+    curriculum: object = None  # where the levels came from (more are drawn for the random policy)
+
+
+@functools.lru_cache(maxsize=64)
+def _task(env_cfg, lifetime_cfg):
+    """make_task, memoised so one environment object (and so its compiled programs, see
+    evaluate.train_grid) serves every evaluation in a process."""
+    return make_task(env_cfg, lifetime_cfg)
 
 
 def prepare_env(spec: EnvSpec, cfg, overrides, lifetimes, seeds: int, seed: int) -> Cell:
@@ -90,7 +99,7 @@ def prepare_env(spec: EnvSpec, cfg, overrides, lifetimes, seeds: int, seed: int)
     overrides); lifetimes: N per horizon. Every error is one ConfigError line, raised before
     anything compiles."""
     try:
-        task = make_task(EnvConfig(spec.name, spec.distribution), cfg.lifetime)
+        task = _task(EnvConfig(spec.name, spec.distribution), cfg.lifetime)
     except ValueError as e:
         raise ConfigError(f"--envs {spec.label!r}: {str(e).splitlines()[0]}") from None
     if spec.distribution and spec.name != "gridworld":
@@ -103,7 +112,7 @@ def prepare_env(spec: EnvSpec, cfg, overrides, lifetimes, seeds: int, seed: int)
         raise ConfigError(f"--agent.torso conv needs image observations; {spec.label} has none")
     k = jax.random.fold_in(jax.random.key(seed), 1)
     _, levels, _ = task.curriculum.sample(k, task.curriculum.init(k), seeds)
-    return Cell(spec, env_cfg, task.env, levels, tuple(int(n) for n in lifetimes))
+    return Cell(spec, env_cfg, task.env, levels, tuple(int(n) for n in lifetimes), task.curriculum)
 
 
 def horizon_lifetimes(cfg, multiples) -> tuple[int, ...]:
@@ -183,8 +192,7 @@ def evaluate_cells(cells: list[Cell], methods: list[Method], multiples, seeds: i
                 f"in {time.time() - t0:.1f}s")
         n_rand = max(seeds, random_samples)
         k_rand = jax.random.fold_in(jax.random.key(seed), 2)
-        task = make_task(cell.cfg.env, lcfg)
-        _, rand_levels, _ = task.curriculum.sample(k_rand, task.curriculum.init(k_rand), n_rand)
+        _, rand_levels, _ = cell.curriculum.sample(k_rand, cell.curriculum.init(k_rand), n_rand)
         rand = float(ev.random_policy_returns(cell.cfg, cell.env, rand_levels, jax.random.split(k_rand, n_rand)).mean())
         base = next(m.label for m in methods if m.role == "baseline")
         rows += cell_rows(cell, methods, finals, base, rand, multiples, seed)

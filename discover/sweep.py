@@ -152,11 +152,19 @@ def run_sweep(cfg, vary: dict, seeds: int, pretrained=None, seed: int = 0, log=p
             rows.append(dict(values={p: float(v) if _numeric(v) else v for p, v in values.items()},
                              lifetime=c.lifetime.lifetime, env_steps=c.lifetime.lifetime * lcfg.num_envs * lcfg.rollout_len,
                              program=len(programs) - 1, returns=ret.tolist(), **ev.summarise(ret, seed=seed),
-                             curve_mean=np.nanmean(curve[j * seeds:(j + 1) * seeds], axis=0).tolist()
-                             if np.isfinite(curve[j * seeds:(j + 1) * seeds]).any() else []))
+                             curve_mean=_nanmean(curve[j * seeds:(j + 1) * seeds]).tolist()))
     return dict(objective=cfg.objective.name, env=run_env(cfg).label, vary=vary, traced=list(traced), seeds=seeds,
                 seed=seed, runs=len(combos) * seeds, programs=programs, rows=rows, wall_time_s=time.time() - t_all,
                 backend=jax.default_backend(), steps_per_update=cfg.lifetime.num_envs * cfg.lifetime.rollout_len)
+
+
+def _nanmean(curves):
+    """Mean over seeds [T] of curves [S, T]; NaN (quietly) where no seed finished an episode."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(curves, axis=0)
 
 
 def _field(cfg, path):

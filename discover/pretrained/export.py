@@ -35,10 +35,12 @@ def _eval_summary(eval_dir: Path) -> dict | None:
                 rows=[{k: r[k] for k in keep} for r in results["rows"]])
 
 
-def export(run_dir, name: str, preset: str, description: str, dest=SHIPPED, machine: str | None = None) -> Path:
+def export(run_dir, name: str, preset: str, description: str, dest=SHIPPED, machine: str | None = None,
+           commit: str | None = None) -> Path:
     """Copy run_dir's discovered.msgpack to dest/name/params.msgpack and write provenance.json
     (preset, config, commit, generations, wall time, machine, fitness curve, the run's
-    summary and the RUN_DIR/eval summary when present)."""
+    summary and the RUN_DIR/eval summary when present). commit: the commit that trained the
+    run (default: this checkout's HEAD, for runs trained from it)."""
     from discover.logging import MetricsLog
 
     run_dir = Path(run_dir)
@@ -50,7 +52,7 @@ def export(run_dir, name: str, preset: str, description: str, dest=SHIPPED, mach
     prov = dict(
         name=name, description=description, preset=preset,
         config=json.loads((run_dir / "config.json").read_text()),
-        commit=_commit(Path(__file__).resolve().parents[2]),
+        commit=commit or _commit(Path(__file__).resolve().parents[2]),
         generations=len(records), wall_time_s=summary.get("wall_time_s"),
         machine=machine or f"{platform.machine()} CPU, {os.cpu_count()} cores",
         fitness_curve=[r.get("fitness_mean") for r in records],

@@ -1,0 +1,161 @@
+"""The researcher workflow on a tiny finished run: discover evaluate (deterministic, checkpoint =
+ES mean), discover plot, one-line errors, pretrained objectives and sweeps."""
+
+import csv
+import dataclasses
+import json
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import discover
+from discover.cli import main
+from discover.config import AgentConfig, LifetimeConfig, ObjectiveConfig
+from discover.presets import get_preset
+
+
+def tiny_quickstart(generations=2):
+    """The quickstart preset shrunk to seconds: 2 generations x 4 members, 4-update lifetimes."""
+    cfg = get_preset("quickstart")
+    return dataclasses.replace(
+        cfg, generations=generations, checkpoint_every=1,
+        agent=dataclasses.replace(cfg.agent, hidden=(8,)),
+        objective=dataclasses.replace(cfg.objective, lpo_hidden=8),
+        lifetime=dataclasses.replace(cfg.lifetime, num_envs=2, rollout_len=8, lifetime=4, eval_envs=2, eval_steps=20),
+        es=dataclasses.replace(cfg.es, population=4),
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("workflow") / "run"
+    discover.train(tiny_quickstart(), path, progress=False)
+    return path
+
+
+def _one_error_line(capsys, argv, *contains):
+    rc = main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error:"), (rc, err)
+    assert "Traceback" not in err
+    for c in contains:
+        assert c in lines[0], (c, lines[0])
+
+
+def test_bad_inputs_one_line_exit_2(run_dir, tmp_path, capsys):
+    t0 = time.time()
+    _one_error_line(capsys, ["evaluate", str(tmp_path / "nope")], "not a run directory")
+    _one_error_line(capsys, ["evaluate", str(run_dir), "--envs", "NoSuchEnv-v9"], "NoSuchEnv-v9")
+    _one_error_line(capsys, ["evaluate", str(run_dir), "--envs", "gridworld:nosuchlevel"], "nosuchlevel")
+    _one_error_line(capsys, ["evaluate", str(run_dir), "--horizons", "0.5,abc"], "--horizons")
+    _one_error_line(capsys, ["evaluate", str(run_dir), "--seeds", "0"], "--seeds")
+    _one_error_line(capsys, ["evaluate", str(run_dir), "--agent.torso", "conv"], "image")
+    _one_error_line(capsys, ["evaluate", str(run_dir), "--es.population", "8"], "--es.population")
+    _one_error_line(capsys, ["plot", str(tmp_path / "nope")], "not a directory")
+    _one_error_line(capsys, ["plot", str(tmp_path)], "holds no run")
+    _one_error_line(capsys, ["train-agent", "--objective", "no-such-objective"], "no-such-objective", "ta-lpo-quickstart")
+    _one_error_line(capsys, ["sweep", "--vary", "agent.nope=1,2"], "--agent.nope")
+    _one_error_line(capsys, ["sweep", "--vary", "agent.lr"], "--vary")
+    _one_error_line(capsys, ["sweep", "--preset", "quickstart"], "learned", "--objective")
+    assert time.time() - t0 < 60  # all refused before any training
+
+
+def _returns(path):
+    with open(path / "returns.csv") as f:
+        return list(csv.reader(f))
+
+
+def test_evaluate_checkpoint_is_deterministic_and_is_the_es_mean(run_dir, capsys):
+    from discover.meta.run import load_config, load_discovered
+    from discover.run_eval import checkpoint_mean
+
+    # The last checkpoint's ES mean is what the run returned as discovered.msgpack.
+    cfg = load_config(run_dir)
+    _, discovered = load_discovered(run_dir, cfg)
+    for a, b in zip(jax.tree.leaves(checkpoint_mean(run_dir, cfg, 2)), jax.tree.leaves(discovered)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    # (The same seeds and horizons as the next test, so its programs are compiled once per process.)
+    argv = ["evaluate", str(run_dir), "--checkpoint", "1", "--seeds", "2", "--horizons", "1,2", "--no-plots"]
+    assert main(argv + ["--out", str(run_dir / "eval_a")]) == 0
+    assert main(argv + ["--out", str(run_dir / "eval_b")]) == 0
+    out = capsys.readouterr().out
+    assert "ta-lpo@gen1" in out and "ppo" in out
+    a, b = _returns(run_dir / "eval_a"), _returns(run_dir / "eval_b")
+    assert a == b and len(a) == 1 + 2 * 2 * 2  # header + 2 methods x 2 horizons x 2 seeds
+    # ... and checkpoint 1 is a different objective from checkpoint 2 (the comparison is not vacuous).
+    assert not np.allclose(jax.tree.leaves(checkpoint_mean(run_dir, cfg, 1))[0], jax.tree.leaves(discovered)[0])
+
+
+def test_evaluate_then_plot_write_tables_and_figures(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--seeds", "2", "--horizons", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "N_ref = 4 updates" in out and "CartPole-v1" in out
+    ev_dir = run_dir / "eval"
+    results = json.loads((ev_dir / "results.json").read_text())
+    assert results["envs"]["CartPole-v1"]["lifetimes"] == [4, 8]
+    # Evaluation episodes run to CartPole's own limit, not the run's 20-step evaluation.
+    assert results["envs"]["CartPole-v1"]["lifetime"]["eval_steps"] == 500
+    rows = {(r["method"], r["multiple"]): r for r in results["rows"]}
+    assert set(rows) == {("ta-lpo", 1.0), ("ta-lpo", 2.0), ("ppo", 1.0), ("ppo", 2.0)}
+    with open(ev_dir / "summary.csv") as f:
+        assert len(list(csv.DictReader(f))) == 4
+    for name in ("horizons.png", "env_bars.png", "learning_curves.png"):
+        (ev_dir / name).unlink()
+    (run_dir / "drift.png").unlink()
+    assert main(["plot", str(run_dir)]) == 0
+    for path in (run_dir / "meta_training.png", run_dir / "drift.png", ev_dir / "horizons.png",
+                 ev_dir / "env_bars.png", ev_dir / "learning_curves.png"):
+        assert path.stat().st_size > 10_000, path
+
+
+def test_pretrained_load_every_name_and_refuse_mismatch():
+    names = discover.pretrained.names()
+    assert {"ta-lpo-quickstart", "lpg-tabular"} <= set(names)
+    for name in names:
+        p = discover.load(name)
+        prov = p.provenance
+        assert prov["preset"] and prov["config"] and prov["commit"] and len(prov["fitness_curve"]) == prov["generations"]
+        assert p.objective.name == p.config.objective.name and jax.tree.leaves(p.params)
+    with pytest.raises(discover.ConfigError, match=r"does not fit the given objective config: .*shape"):
+        discover.load("ta-lpo-quickstart", objective=ObjectiveConfig(name="ta-lpo", lpo_hidden=64))
+    with pytest.raises(discover.ConfigError, match="no pretrained objective named 'nope'"):
+        discover.load("nope")
+
+
+def test_readme_three_line_example_runs():
+    """The README's Python example for pretrained objectives, run as written."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    example = next(b for b in blocks if "discover.load(" in b)
+    assert len([line for line in example.splitlines() if line.strip() and not line.startswith("#")]) <= 3
+    scope = {}
+    exec(example, scope)
+    result = next(v for v in scope.values() if isinstance(v, dict) and "final_returns" in v)
+    assert np.all(np.isfinite(result["final_returns"])) and result["mean_final_return"] > 0
+
+
+def test_sweep_traced_lr_equals_separate_runs_and_groups_programs():
+    from discover.objectives import make_objective
+    from discover.pretrained import Pretrained
+    from discover.sweep import run_sweep
+
+    cfg = dataclasses.replace(
+        get_preset("baseline-cartpole"), agent=AgentConfig(hidden=(8,), lr=1e-3),
+        objective=ObjectiveConfig(name="ppo", epochs=1, minibatches=2),
+        lifetime=LifetimeConfig(num_envs=2, rollout_len=8, lifetime=3, eval_envs=2, eval_steps=30))
+    res = run_sweep(cfg, {"agent.lr": ["1e-3", "3e-2"], "objective.epochs": ["1", "2"]}, seeds=2, log=lambda *a: None)
+    assert res["runs"] == 8 and len(res["programs"]) == 2  # lr traced; epochs changes the program
+    assert all(p["combinations"] == 2 and p["runs"] == 4 for p in res["programs"])
+    fixed = Pretrained("ppo", make_objective(cfg.objective), {}, cfg, {})
+    # The traced learning rate gives what a program with the learning rate baked in gives.
+    one = discover.train_agent(fixed, seeds=2, overrides=[("agent.lr", "3e-2")])
+    row = next(r for r in res["rows"] if r["values"] == {"agent.lr": 3e-2, "objective.epochs": 1.0})
+    np.testing.assert_allclose(row["returns"], one["final_returns"], rtol=1e-5)
+    by_lr = {r["values"]["agent.lr"]: r["returns"] for r in res["rows"] if r["values"]["objective.epochs"] == 1.0}
+    assert by_lr[1e-3] != by_lr[3e-2]  # the learning rate really reached the agents
