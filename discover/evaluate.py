@@ -171,7 +171,12 @@ def make_grid_program(lt_cfg, objective, env, template, max_lifetime: int):
 _PROGRAMS: dict = {}
 
 
-def _cached(key: tuple, env, levels, build):
+def clear_program_cache() -> None:
+    """Forget the reused programs (benchmarks measuring cold starts call this)."""
+    _PROGRAMS.clear()
+
+
+def cached_program(key: tuple, env, levels, build):
     """A compiled program reused within a process (a notebook, a test, several checkpoints):
     the key holds everything that shapes the program; params, lifetimes, levels and keys are
     its inputs. Configs are frozen dataclasses, so they compare by value."""
@@ -196,7 +201,7 @@ def train_grid(cfg, objective, objective_params, env, levels, lifetimes, keys, a
     n_max = int(max(lifetimes))
     # Programs are reused within a process (a notebook, a test, several checkpoints): the key
     # holds everything that shapes the program; params, lifetimes, levels and keys are inputs.
-    run = _cached(("grid", lt_cfg.agent, lt_cfg.objective, lt_cfg.lifetime, objective.name, n_max), env, levels,
+    run = cached_program(("grid", lt_cfg.agent, lt_cfg.objective, lt_cfg.lifetime, objective.name, n_max), env, levels,
                   lambda: make_grid_program(lt_cfg, objective, env, _first(levels), n_max))
     final, curve = run(objective_params, jnp.asarray(lifetimes, jnp.int32), levels, keys)
     return np.asarray(final, dtype=np.float64), np.asarray(curve, dtype=np.float32)
@@ -241,7 +246,7 @@ def random_policy_returns(cfg, env, levels, keys, agent_cfg=None, lifetime_cfg=N
 
         return jax.jit(jax.vmap(one))
 
-    run = _cached(("random", lt_cfg.agent, lt_cfg.lifetime), env, levels, build)
+    run = cached_program(("random", lt_cfg.agent, lt_cfg.lifetime), env, levels, build)
     return np.asarray(run(levels, keys), dtype=np.float64)
 
 

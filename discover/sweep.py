@@ -137,8 +137,10 @@ def run_sweep(cfg, vary: dict, seeds: int, pretrained=None, seed: int = 0, log=p
         keys = jnp.concatenate([jax.random.split(jax.random.key(seed), seeds)] * len(members))
         levels = jax.tree.map(lambda x: jnp.concatenate([x] * len(members)), cell.levels)
         t0 = time.time()
-        run = make_sweep_program(cell.cfg, cell.env, jax.tree.map(lambda x: x[0], cell.levels),
-                                 tuple(p for p in traced if p != "lifetime.lifetime"), n_max)
+        hp_paths = tuple(p for p in traced if p != "lifetime.lifetime")
+        run = ev.cached_program(("sweep", _static_key(cell.cfg, traced), hp_paths, n_max), cell.env, levels,
+                         lambda: make_sweep_program(cell.cfg, cell.env, jax.tree.map(lambda x: x[0], cell.levels),
+                                                    hp_paths, n_max))
         final, curve = jax.block_until_ready(run(params, hp, n, levels, keys))
         wall = time.time() - t0
         programs.append(dict(combinations=len(members), runs=b, wall_time_s=wall,
