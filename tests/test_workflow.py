@@ -159,3 +159,25 @@ def test_sweep_traced_lr_equals_separate_runs_and_groups_programs():
     np.testing.assert_allclose(row["returns"], one["final_returns"], rtol=1e-5)
     by_lr = {r["values"]["agent.lr"]: r["returns"] for r in res["rows"] if r["values"]["objective.epochs"] == 1.0}
     assert by_lr[1e-3] != by_lr[3e-2]  # the learning rate really reached the agents
+
+
+def test_pretrained_ship_in_the_wheel(tmp_path):
+    """A fresh install has the shipped objectives: build the wheel, unpack it away from the
+    repository and load every name from there."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(repo)],
+                   check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("discover-*.whl"))
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = ("import discover, pathlib; assert pathlib.Path(discover.__file__).is_relative_to(pathlib.Path.cwd()), discover.__file__;"
+            "names = discover.pretrained.names(); [discover.load(n) for n in names]; print(','.join(names))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=site, env={"PYTHONPATH": str(site), "PATH": ""},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert set(out.stdout.strip().split(",")) == set(discover.pretrained.names()) and "ta-lpo-quickstart" in out.stdout

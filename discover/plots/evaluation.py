@@ -72,6 +72,7 @@ def plot_env_bars(results: dict, path) -> None:
     ax.axhline(1.0, color="k", lw=0.6, ls="--")
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xticks(np.arange(len(envs)) + width * (len(methods) - 1) / 2, envs, rotation=15 if len(envs) > 3 else 0)
+    ax.grid(axis="x", visible=False)
     ax.set_ylabel("(return - random) / (baseline - random)")
     ax.set_title(f"normalised score at {mult:g}x the meta-training lifetime")
     ax.legend(loc="best")
