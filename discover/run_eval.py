@@ -171,8 +171,23 @@ def _method_cfg(cell_cfg, method: Method):
     return dataclasses.replace(cell_cfg, objective=dataclasses.replace(cell_cfg.objective, name=method.objective.name))
 
 
+def _train(cfg, method: Method, cell: Cell, keys, per_horizon: bool):
+    """(final [L, S], curve [L, S, max N]): every horizon in one program (agents past their own
+    N are frozen, yet still computed: the grid costs L x the longest lifetime, one compilation),
+    or per_horizon: one program per horizon (no wasted updates, L compilations)."""
+    if not per_horizon:
+        return ev.train_grid(cfg, method.objective, method.params, cell.env, cell.levels, cell.lifetimes, keys)
+    n_max = max(cell.lifetimes)
+    finals, curves = [], []
+    for n in cell.lifetimes:
+        f, c = ev.train_grid(cfg, method.objective, method.params, cell.env, cell.levels, (n,), keys)
+        finals.append(f[0])
+        curves.append(np.pad(c[0], ((0, 0), (0, n_max - n)), constant_values=np.nan))
+    return np.stack(finals), np.stack(curves)
+
+
 def evaluate_cells(cells: list[Cell], methods: list[Method], multiples, seeds: int, seed: int = 0,
-                   random_samples: int = 32, log=print):
+                   random_samples: int = 32, log=print, per_horizon: bool = False):
     """Train every method on every cell. Returns (rows, curves, envs):
     rows: one dict per (env, method, multiple) with raw and normalised returns and statistics;
     curves: {(env label, method label): [L, S, N_max] learning curves};
@@ -186,8 +201,8 @@ def evaluate_cells(cells: list[Cell], methods: list[Method], multiples, seeds: i
         for m in methods:
             t0 = time.time()
             mcfg = _method_cfg(cell.cfg, m)
-            finals[m.label], curves[(cell.spec.label, m.label)] = ev.train_grid(
-                mcfg, m.objective, m.params, cell.env, cell.levels, cell.lifetimes, keys)
+            finals[m.label], curves[(cell.spec.label, m.label)] = _train(
+                mcfg, m, cell, keys, per_horizon)
             log(f"  {cell.spec.label:<24} {m.label:<16} {len(cell.lifetimes)} horizons x {seeds} seeds "
                 f"in {time.time() - t0:.1f}s")
         n_rand = max(seeds, random_samples)
@@ -227,12 +242,13 @@ def cell_rows(cell: Cell, methods, finals: dict, base: str, rand: float, multipl
 
 
 def evaluate_run(run_dir, env_texts=(), multiples=ev.MULTIPLES, seeds: int = 16, checkpoint: int | None = None,
-                 overrides=(), initial: bool = False, baselines=(), seed: int = 0, log=print):
+                 overrides=(), initial: bool = False, baselines=(), seed: int = 0, log=print,
+                 per_horizon: bool = False):
     """Evaluate a run directory (see the module docstring). Returns (results dict, curves).
 
     env_texts: environments as 'NAME' or 'NAME:LEVELS' (default: the run's own); overrides:
     [(dotted path, text)] for the agent and lifetime sections, applied after the per-environment
-    choice of discover.profiles.
+    choice of discover.profiles; per_horizon: one program per horizon (see _train).
     """
     from discover.meta.run import load_config
 
@@ -244,7 +260,7 @@ def evaluate_run(run_dir, env_texts=(), multiples=ev.MULTIPLES, seeds: int = 16,
     cells = [prepare_env(s, cfg, overrides, horizon_lifetimes(cfg, multiples), seeds, seed) for s in specs]
     methods = load_methods(run_dir, cfg, checkpoint, initial, baselines)
     t0 = time.time()
-    rows, curves, envs = evaluate_cells(cells, methods, multiples, seeds, seed, log=log)
+    rows, curves, envs = evaluate_cells(cells, methods, multiples, seeds, seed, log=log, per_horizon=per_horizon)
     results = dict(run_dir=str(run_dir), objective=cfg.objective.name, checkpoint=checkpoint,
                    seeds=seeds, seed=seed, multiples=list(multiples), reference_lifetime=reference_lifetime(cfg),
                    methods=[dict(label=m.label, role=m.role, objective=m.objective.name) for m in methods],

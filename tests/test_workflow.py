@@ -181,3 +181,44 @@ def test_pretrained_ship_in_the_wheel(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert set(out.stdout.strip().split(",")) == set(discover.pretrained.names()) and "ta-lpo-quickstart" in out.stdout
+
+
+def test_meta_curve_shows_heldout_return_when_logged(tmp_path):
+    """metrics.jsonl with and without the ES mean's held-back return (`heldout_return`, logged
+    every k generations: absent on the others) both plot."""
+    import matplotlib
+
+    from discover.plots import plot_meta_curve
+
+    base = [dict(generation=g, fitness_mean=g, fitness_min=g - 1, fitness_max=g + 1, env_steps=1000) for g in range(6)]
+    with_held = [dict(r, heldout_return=(2.0 * r["generation"] if r["generation"] % 2 == 0 else None)) for r in base]
+    for name, records in (("plain.png", base), ("held.png", with_held)):
+        plot_meta_curve(records, tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 10_000
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_commands_print_help_and_exit_0(capsys):
+    for command in ("evaluate", "plot", "sweep", "pretrained", "train-agent"):
+        assert main([command, "--help"]) == 0
+        assert f"discover {command}" in capsys.readouterr().out
+
+
+def test_lpg_interpretation_data_and_figure(tmp_path):
+    """The LPG figure's data on a tiny LPG: shapes, finite values, entropy of y in [0, log m]."""
+    from discover.config import EnvConfig, RunConfig
+    from discover.interpret import lpg_lifetime_analysis
+    from discover.objectives import make_objective
+    from discover.plots import plot_lpg_interpretation
+
+    cfg = RunConfig(env=EnvConfig("chain"), agent=AgentConfig(hidden=(8,)),
+                    objective=ObjectiveConfig(name="ta-lpg", lpg_hidden=4, lpg_m=4),
+                    lifetime=LifetimeConfig(num_envs=2, rollout_len=6, lifetime=5, eval_envs=2, eval_steps=10))
+    objective = make_objective(cfg.objective)
+    data = lpg_lifetime_analysis(cfg, objective, objective.init(jax.random.key(0)), seeds=2)
+    assert data["pi_hat"].shape == data["advantage"].shape == (2, 3, 6, 2)  # seeds, n/N points, T, E
+    assert data["y_entropy"].shape == data["returns"].shape == (2, 5)
+    assert np.all(np.isfinite(data["pi_hat"])) and np.all(np.isfinite(data["advantage"]))
+    assert np.all((data["y_entropy"] >= 0) & (data["y_entropy"] <= np.log(4) + 1e-5))
+    plot_lpg_interpretation(data, tmp_path / "lpg.png")
+    assert (tmp_path / "lpg.png").stat().st_size > 10_000

@@ -40,6 +40,10 @@ def make_parser() -> Parser:
     p.add_argument("--initial", action="store_true", help="also evaluate the initial objective (initial.msgpack)")
     p.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
     p.add_argument("--out", default=None, help="output directory (default RUN_DIR/eval or RUN_DIR/eval/gen_N)")
+    p.add_argument("--per-horizon", action="store_true",
+                   help="one compiled program per horizon instead of one for all: no compute spent on agents "
+                        "frozen past their own N (all horizons in one program cost L x the longest); worth it "
+                        "for long lifetimes on an accelerator, where compilation is cheap by comparison")
     p.add_argument("--no-plots", action="store_true", help="write tables only")
     return p
 
@@ -52,7 +56,7 @@ def main(argv) -> int:
     print(f"evaluating {args.run_dir}")
     results, curves = run_eval.evaluate_run(
         args.run_dir, args.envs, args.horizons, args.seeds, args.checkpoint, overrides,
-        args.initial, args.baselines, args.seed)
+        args.initial, args.baselines, args.seed, per_horizon=args.per_horizon)
     default = Path(args.run_dir) / "eval"
     out = Path(args.out) if args.out else (default if args.checkpoint is None else default / f"gen_{args.checkpoint}")
     run_eval.write_results(results, curves, out)

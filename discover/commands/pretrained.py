@@ -16,7 +16,7 @@ def main(argv) -> int:
     if args.name:
         import json
 
-        print(json.dumps(pretrained.provenance(pretrained._folder(args.name).name), indent=1))
+        print(json.dumps(pretrained.provenance(args.name), indent=1))
         return 0
     for name in pretrained.names():
         prov = pretrained.provenance(name)
