@@ -3,9 +3,8 @@ of environments x horizons, written to RUN_DIR/eval/ (tables, JSON, learning cur
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from argparse import RawDescriptionHelpFormatter
+from pathlib import Path
 
 from discover.commands._args import Parser, floats, names, parse, positive_int
 
