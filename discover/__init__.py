@@ -13,6 +13,8 @@ from discover.config import (
 from discover.lifetime import make_lifetime
 from discover.meta.run import build, load_discovered, train
 from discover.objectives import make_objective
+from discover.pretrained import Pretrained, load
+from discover.train_agent import train_agent
 
 __all__ = [
     "AgentConfig",
@@ -22,10 +24,13 @@ __all__ = [
     "LifetimeConfig",
     "MetaGradConfig",
     "ObjectiveConfig",
+    "Pretrained",
     "RunConfig",
     "build",
+    "load",
     "load_discovered",
     "make_lifetime",
     "make_objective",
     "train",
+    "train_agent",
 ]

@@ -148,7 +148,9 @@ def cmd_presets(argv):
         print(f"{name:<22} {doc}")
 
 
-COMMANDS = {"train": cmd_train, "baseline": cmd_baseline, "presets": cmd_presets}
+from discover.commands import COMMANDS as WORKFLOW_COMMANDS  # noqa: E402  evaluate, plot, sweep, pretrained, train-agent
+
+COMMANDS = {"train": cmd_train, "baseline": cmd_baseline, "presets": cmd_presets, **WORKFLOW_COMMANDS}
 
 
 def main(argv=None) -> int:

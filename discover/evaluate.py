@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -89,6 +90,32 @@ def summarise(x, n_boot: int = 1000, seed: int = 0) -> dict:
     return dict(mean=float(x.mean()), iqm=iqm(x), ci_lo=lo, ci_hi=hi, iqm_lo=ilo, iqm_hi=ihi)
 
 
+def bootstrap_band(curves, n_boot: int = 500, alpha: float = 0.05, seed: int = 0):
+    """(mean [T], lo [T], hi [T]): the mean over seeds of curves [S, T] and its percentile
+    bootstrap (1 - alpha) CI at every point, resampling whole seeds; NaNs (no episode ended)
+    are ignored per point, and a point without any finite value stays NaN."""
+    x = np.asarray(curves, dtype=float)
+    x = x.reshape((x.shape[0], -1)) if x.ndim > 1 else x[:, None]
+    idx = np.random.default_rng(seed).integers(0, x.shape[0], size=(n_boot, x.shape[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN points stay NaN
+        boots = np.nanmean(x[idx], axis=1)  # [n_boot, T]
+        lo, hi = np.nanquantile(boots, [alpha / 2, 1 - alpha / 2], axis=0)
+        return np.nanmean(x, axis=0), lo, hi
+
+
+def verdict(a: dict, b: dict) -> str:
+    """'better', 'worse' or 'ties': a against b, two summarise() dicts, by their 95% bootstrap
+    CIs of the mean. Overlapping intervals are a tie: the seeds do not support a difference."""
+    if not all(np.isfinite([a["ci_lo"], a["ci_hi"], b["ci_lo"], b["ci_hi"]])):
+        return "ties"
+    if a["ci_lo"] > b["ci_hi"]:
+        return "better"
+    if a["ci_hi"] < b["ci_lo"]:
+        return "worse"
+    return "ties"
+
+
 # ------------------------------------------------------------------------------------ training
 
 
@@ -114,6 +141,76 @@ def _setup(cfg, objective, agent_cfg, lifetime_cfg):
     return lt_cfg, objective
 
 
+def _first(levels):
+    return jax.tree.map(lambda x: x[0], levels)
+
+
+def make_grid_program(lt_cfg, objective, env, template, max_lifetime: int):
+    """One jitted program that trains a [L, S] grid of fresh agents with a fixed objective.
+
+    Returns run(objective_params, lifetimes [L] int, levels [S, ...] EnvParams, keys [S]) ->
+    (final [L, S] evaluation returns, curve [L, S, max_lifetime] mean return of the episodes
+    that ended during each update, NaN where none did or past the agent's own N).
+    Every horizon runs in the same program: the update loop scans to max_lifetime and freezes
+    agents past their own N (discover.lifetime), so one compilation serves the whole grid;
+    seeds s use the same level and key at every horizon (common random numbers).
+    """
+    lt = make_lifetime(lt_cfg, objective, env, template, max_lifetime=max_lifetime)
+
+    def one(params, n, level, key):
+        _, m = lt.train(params, level, n, key)
+        curve = jnp.where(m.episodes > 0, m.return_sum / jnp.maximum(m.episodes, 1.0), jnp.nan)
+        return m.final_return, curve
+
+    per_seed = jax.vmap(one, in_axes=(None, None, 0, 0))
+    return jax.jit(jax.vmap(per_seed, in_axes=(None, 0, None, None)))
+
+
+# (what, configs, id(env), level shapes) -> (env, jitted program); the env is held so its id
+# stays unique while the entry lives.
+_PROGRAMS: dict = {}
+
+
+def clear_program_cache() -> None:
+    """Forget the reused programs (benchmarks measuring cold starts call this)."""
+    _PROGRAMS.clear()
+
+
+def cached_program(key: tuple, env, levels, build):
+    """A compiled program reused within a process (a notebook, a test, several checkpoints):
+    the key holds everything that shapes the program; params, lifetimes, levels and keys are
+    its inputs. Configs are frozen dataclasses, so they compare by value."""
+    key = key + (id(env), jax.tree.structure(levels), tuple(np.shape(x) for x in jax.tree.leaves(levels)))
+    try:
+        hash(key)
+    except TypeError:  # a config given as a plain namespace: no reuse
+        return build()
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = (env, build())
+    return _PROGRAMS[key][1]
+
+
+def train_grid(cfg, objective, objective_params, env, levels, lifetimes, keys, agent_cfg=None,
+               lifetime_cfg=None):
+    """(final [L, S], curve [L, S, max(lifetimes)]) numpy arrays; see make_grid_program.
+
+    cfg: RunConfig-like (agent, objective, lifetime); objective: an Objective or a name built from
+    cfg.objective; env: a wrapped environment; levels: EnvParams batched over the S seeds.
+    """
+    lt_cfg, objective = _setup(cfg, objective, agent_cfg, lifetime_cfg)
+    n_max = int(max(lifetimes))
+    # Programs are reused within a process (a notebook, a test, several checkpoints): the key
+    # holds everything that shapes the program; params, lifetimes, levels and keys are inputs.
+    run = cached_program(("grid", lt_cfg.agent, lt_cfg.objective, lt_cfg.lifetime, objective.name, n_max), env, levels,
+                  lambda: make_grid_program(lt_cfg, objective, env, _first(levels), n_max))
+    final, curve = run(objective_params, jnp.asarray(lifetimes, jnp.int32), levels, keys)
+    return np.asarray(final, dtype=np.float64), np.asarray(curve, dtype=np.float32)
+
+
+def _tile(level, seeds: int):
+    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (seeds,) + jnp.shape(x)), level)
+
+
 def train_returns(cfg, objective, objective_params, env_name, level_or_none, lifetimes, seeds: int,
                   agent_cfg=None, lifetime_cfg=None, seed: int = 0) -> np.ndarray:
     """Final evaluation returns [len(lifetimes), seeds] of fresh agents trained with a fixed objective.
@@ -121,39 +218,44 @@ def train_returns(cfg, objective, objective_params, env_name, level_or_none, lif
     cfg: RunConfig-like (agent, objective, lifetime sections); objective: an Objective or a name
     ("a2c", "ppo", ...) built from cfg.objective with that name; objective_params: its params
     ({} for hand-designed ones). env_name: an environments.make name; level_or_none: see _env.
-    lifetimes: agent updates N, one compiled program each (scan length N, vmapped over seeds).
+    lifetimes: agent updates N, all in one compiled program (scan to the largest N).
     agent_cfg / lifetime_cfg: override cfg.agent / cfg.lifetime (e.g. a conv torso on MinAtar).
     Seeds use keys split from PRNGKey(seed), identical for every objective (common random numbers).
     """
-    lt_cfg, objective = _setup(cfg, objective, agent_cfg, lifetime_cfg)
     env, params = _env(env_name, level_or_none)
     keys = jax.random.split(jax.random.key(seed), seeds)
-    out = np.zeros((len(lifetimes), seeds), dtype=np.float64)
-    for i, n in enumerate(lifetimes):
-        n = int(n)
-        lt = make_lifetime(lt_cfg, objective, env, params, max_lifetime=n)
-        run = jax.jit(jax.vmap(lambda p, lv, k: lt.train(p, lv, jnp.int32(n), k)[1].final_return,
-                               in_axes=(None, None, 0)))
-        out[i] = np.asarray(run(objective_params, params, keys))
-    return out
+    final, _ = train_grid(cfg, objective, objective_params, env, _tile(params, seeds), lifetimes, keys,
+                          agent_cfg, lifetime_cfg)
+    return final
 
 
-def random_returns(cfg, env_name, level_or_none, seeds: int, agent_cfg=None, lifetime_cfg=None,
-                   seed: int = 0) -> np.ndarray:
-    """[seeds] returns of the uniform random policy under the same evaluation protocol.
+def random_policy_returns(cfg, env, levels, keys, agent_cfg=None, lifetime_cfg=None) -> np.ndarray:
+    """[S] returns of the uniform random policy under the same evaluation protocol, one per level.
 
     An actor whose parameters are all zero outputs zero logits, i.e. the uniform policy.
     """
     lt_cfg, objective = _setup(cfg, "a2c", agent_cfg, lifetime_cfg)
+
+    def build():
+        lt = make_lifetime(lt_cfg, objective, env, _first(levels), max_lifetime=1)
+
+        def one(level, key):
+            k_init, k_eval = jax.random.split(key)
+            actor = jax.tree.map(jnp.zeros_like, lt.init(k_init, level).params["actor"])
+            return lt.evaluate(actor, level, k_eval)
+
+        return jax.jit(jax.vmap(one))
+
+    run = cached_program(("random", lt_cfg.agent, lt_cfg.lifetime), env, levels, build)
+    return np.asarray(run(levels, keys), dtype=np.float64)
+
+
+def random_returns(cfg, env_name, level_or_none, seeds: int, agent_cfg=None, lifetime_cfg=None,
+                   seed: int = 0) -> np.ndarray:
+    """[seeds] returns of the uniform random policy on one level (see random_policy_returns)."""
     env, params = _env(env_name, level_or_none)
-    lt = make_lifetime(lt_cfg, objective, env, params, max_lifetime=1)
-
-    def one(key):
-        k_init, k_eval = jax.random.split(key)
-        actor = jax.tree.map(jnp.zeros_like, lt.init(k_init, params).params["actor"])
-        return lt.evaluate(actor, params, k_eval)
-
-    return np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(seed + 1), seeds)))
+    keys = jax.random.split(jax.random.key(seed + 1), seeds)
+    return random_policy_returns(cfg, env, _tile(params, seeds), keys, agent_cfg, lifetime_cfg)
 
 
 def baseline_for(objective) -> str:

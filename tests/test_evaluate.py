@@ -99,3 +99,55 @@ def test_horizon_changes_update_only_for_temporal_lpg(name, differs):
         assert d > 1e-7
     else:
         assert d == 0.0
+
+
+# ------------------------------------------------------------------ statistics of discover evaluate
+
+
+def test_bootstrap_ci_two_point_hand_case():
+    # x = [0, 1]: a resample of 2 values has mean 0 w.p. 1/4, 0.5 w.p. 1/2, 1 w.p. 1/4.
+    # 95% interval: the 2.5% and 97.5% quantiles of that distribution are 0 and 1.
+    assert ev.bootstrap_ci([0.0, 1.0], np.mean, n_boot=20000) == (0.0, 1.0)
+    # 20% interval (alpha = 0.8): quantiles 0.4 and 0.6 both fall on the middle mass, 0.5.
+    assert ev.bootstrap_ci([0.0, 1.0], np.mean, n_boot=20000, alpha=0.8) == (0.5, 0.5)
+
+
+def test_iqm_and_bootstrap_band_hand_case():
+    # IQM of [0, 1, 2, 3, 4, 5, 6, 100]: drop 2 from each end -> mean(2, 3, 4, 5) = 3.5
+    s = ev.summarise([0, 1, 2, 3, 4, 5, 6, 100])
+    assert s["iqm"] == 3.5 and s["mean"] == 121 / 8
+    # The band of identical seeds is the curve itself; a point where no seed has data is NaN.
+    curves = np.array([[1.0, np.nan, 3.0], [1.0, np.nan, 3.0]])
+    mean, lo, hi = ev.bootstrap_band(curves)
+    np.testing.assert_array_equal(mean, [1.0, np.nan, 3.0])
+    np.testing.assert_array_equal(lo, mean)
+    np.testing.assert_array_equal(hi, mean)
+
+
+def test_verdict_ties_where_cis_overlap():
+    a = dict(ci_lo=10.0, ci_hi=20.0)
+    assert ev.verdict(a, dict(ci_lo=19.0, ci_hi=30.0)) == "ties"
+    assert ev.verdict(a, dict(ci_lo=21.0, ci_hi=30.0)) == "worse"
+    assert ev.verdict(a, dict(ci_lo=1.0, ci_hi=9.0)) == "better"
+
+
+def test_cell_rows_normalise_per_environment():
+    """Each environment is normalised by its own baseline and random returns:
+    env A: random 0, baseline mean 10 -> learned [5, 15] scores [0.5, 1.5];
+    env B: random -10, baseline mean 0 -> learned [-5, -5] scores [0.5, 0.5]."""
+    from discover.config import LifetimeConfig
+    from discover.run_eval import Cell, EnvSpec, Method, cell_rows
+
+    cfg = types.SimpleNamespace(lifetime=LifetimeConfig(num_envs=2, rollout_len=5))
+    methods = [Method("lpo", None, None, "learned"), Method("ppo", None, None, "baseline")]
+    cases = {"A": (0.0, [5.0, 15.0], [8.0, 12.0], [0.5, 1.5]), "B": (-10.0, [-5.0, -5.0], [-1.0, 1.0], [0.5, 0.5])}
+    for label, (rand, learned, base, expected) in cases.items():
+        cell = Cell(EnvSpec(label, label, ""), cfg, None, None, (7,))
+        finals = {"lpo": np.array([learned]), "ppo": np.array([base])}
+        rows = cell_rows(cell, methods, finals, "ppo", rand, (1.0,))
+        lpo = next(r for r in rows if r["method"] == "lpo")
+        np.testing.assert_allclose(lpo["norm_returns"], expected)
+        assert lpo["norm_mean"] == pytest.approx(np.mean(expected))
+        assert lpo["env_steps"] == 7 * 2 * 5 and lpo["random_return"] == rand
+        ppo = next(r for r in rows if r["method"] == "ppo")
+        assert ppo["norm_mean"] == pytest.approx(1.0)  # the baseline scores 1 by construction
