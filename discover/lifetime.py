@@ -98,7 +98,8 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
     rollout = make_rollout(env, nets, num_steps, lcfg.bootstrap_truncation)
     evaluate = make_evaluate(env, nets, lcfg.eval_envs, lcfg.eval_steps)
     tx = make_optimizer(acfg, differentiable)
-    aux_lr = acfg.aux_lr or acfg.lr
+    # A select, not `or`, so discover.sweep can pass traced learning rates.
+    aux_lr = jnp.where(jnp.asarray(acfg.aux_lr) > 0, acfg.aux_lr, acfg.lr)
     if objective.sequence and num_envs % objective.minibatches:
         raise ValueError(f"lifetime.num_envs={num_envs} must be divisible by objective.minibatches={objective.minibatches}")
     if not objective.sequence and (num_envs * num_steps) % objective.minibatches:

@@ -28,7 +28,7 @@ from discover.config import ConfigError, apply_overrides
 
 # Fields read only as numbers inside the traced program (no shapes, no Python branches on them).
 TRACED = (
-    "agent.lr", "agent.max_grad_norm", "objective.gamma", "objective.gae_lambda", "objective.clip_eps",
+    "agent.lr", "agent.aux_lr", "agent.max_grad_norm", "objective.gamma", "objective.gae_lambda", "objective.clip_eps",
     "objective.vf_coef", "objective.ent_coef", "objective.dpo_alpha", "objective.dpo_beta",
     "objective.lpg_alpha_y", "lifetime.lifetime",
 )
