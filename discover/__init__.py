@@ -3,6 +3,7 @@
 from discover.config import (
     AgentConfig,
     ConfigError,
+    CurriculumConfig,
     EnvConfig,
     ESConfig,
     LifetimeConfig,
@@ -19,6 +20,7 @@ from discover.train_agent import train_agent
 __all__ = [
     "AgentConfig",
     "ConfigError",
+    "CurriculumConfig",
     "ESConfig",
     "EnvConfig",
     "LifetimeConfig",

@@ -215,6 +215,46 @@ class ESConfig:
         )
 
 
+CURRICULA = ("dr", "plr")
+PRIORITISATIONS = ("rank", "proportional")
+ANTAGONISTS = ("auto", "a2c", "ppo")
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    """Where each task's level comes from (SPEC section 7).
+
+    name: dr (domain randomisation: fresh levels from env.distribution) or plr (prioritised level
+      replay over a buffer of levels scored by `score`; GROOVE = plr with alg_regret).
+    score: alg_regret, optimal_regret (tabular gridworld levels), pvl, maxmc or random.
+    antagonist: the hand-designed agent of algorithmic regret; auto = A2C for LPG-family
+      objectives, PPO otherwise. antagonist_lr: its learning rate (0 = agent.lr).
+    """
+
+    name: str = "dr"
+    score: str = "alg_regret"
+    buffer_size: int = 4000
+    replay_prob: float = 0.5
+    prioritisation: str = "rank"
+    temperature: float = 1.0
+    staleness: float = 0.1  # weight of the staleness term in the replay distribution
+    antagonist: str = "auto"
+    antagonist_lr: float = 0.0
+
+    def __post_init__(self):
+        from discover.curricula.scores import SCORES
+
+        _choice("curriculum.name", self.name, CURRICULA)
+        _choice("curriculum.score", self.score, tuple(SCORES))
+        _choice("curriculum.prioritisation", self.prioritisation, PRIORITISATIONS)
+        _choice("curriculum.antagonist", self.antagonist, ANTAGONISTS)
+        _check(self.buffer_size >= 1, f"curriculum.buffer_size must be >= 1, got {self.buffer_size}")
+        _check(0 <= self.replay_prob <= 1, f"curriculum.replay_prob must be in [0, 1], got {self.replay_prob}")
+        _check(self.temperature > 0, f"curriculum.temperature must be > 0 (it is a power 1/T), got {self.temperature}")
+        _check(0 <= self.staleness <= 1, f"curriculum.staleness must be in [0, 1], got {self.staleness}")
+        _check(self.antagonist_lr >= 0, f"curriculum.antagonist_lr must be >= 0 (0 = agent.lr), got {self.antagonist_lr}")
+
+
 @dataclass(frozen=True)
 class MetaGradConfig:
     """The LPG paper's meta-gradient optimiser (comparison baseline)."""
@@ -253,6 +293,7 @@ class RunConfig:
     lifetime: LifetimeConfig = field(default_factory=LifetimeConfig)
     es: ESConfig = field(default_factory=ESConfig)
     metagrad: MetaGradConfig = field(default_factory=MetaGradConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
 
     def __post_init__(self):
         _check(self.generations >= 1, f"generations must be >= 1, got {self.generations}")
@@ -264,11 +305,34 @@ class RunConfig:
             f"meta_optimizer=metagrad is implemented for lpg/ta-lpg, not {self.objective.name}",
         )
         dist = self.env.distribution
+        if self.curriculum.name == "plr":
+            _check(
+                _is_level_distribution(dist),
+                f"curriculum.name=plr replays levels drawn from a level distribution; env.distribution={dist!r} is not "
+                "one (use e.g. env.name=gridworld env.distribution=all_shortlife)",
+            )
+            tasks = self.metagrad.batch if self.meta_optimizer == "metagrad" else (
+                self.es.population // 2 if self.es.antithetic else self.es.population)
+            _check(
+                self.curriculum.buffer_size >= tasks,
+                f"curriculum.buffer_size={self.curriculum.buffer_size} must hold at least the {tasks} levels of one "
+                "generation, so a replay can draw them without repeats",
+            )
+            _check(
+                self.curriculum.score != "optimal_regret" or _is_tabular_distribution(dist),
+                f"curriculum.score=optimal_regret needs tabular gridworld levels (fixed objects); {dist!r} has random ones",
+            )
         _check(
             self.lifetime.lifetime_min == 0 or not _is_level_distribution(dist),
             f"lifetime.lifetime_min applies to a fixed level or a '+' mixture; env.distribution={dist!r} "
             "samples its own lifetimes",
         )
+
+
+def _is_tabular_distribution(name: str) -> bool:
+    import environments
+
+    return environments.get_distribution(name).tabular_only
 
 
 def _is_level_distribution(name: str) -> bool:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from discover.agents import gae, make_evaluate, make_networks, make_rollout
+from discover.agents.side_critic import make_side_critic
 from discover.objectives.temporal import lifetime_features
 
 
@@ -24,6 +25,7 @@ class AgentState(NamedTuple):
     opt_state: tuple
     env_state: object
     obs: jax.Array
+    critic: tuple | None = None  # (params, opt_state) of a side critic (see make_lifetime)
 
 
 class LifetimeMetrics(NamedTuple):
@@ -34,6 +36,11 @@ class LifetimeMetrics(NamedTuple):
     episodes: jax.Array  # number of episodes completed during update n
     loss: jax.Array  # the objective's loss (last minibatch of update n)
     final_return: jax.Array  # scalar: mean return of fresh evaluation episodes after training
+    # Level-score statistics of update n's rollout (discover.curricula.scores), zero without a
+    # critic: mean max(GAE, 0), mean V(s_t), and the best episode return completed (-inf: none).
+    pvl: jax.Array | None = None
+    value_mean: jax.Array | None = None
+    return_max: jax.Array | None = None
 
     @property
     def lifetime_return(self):
@@ -83,12 +90,20 @@ def make_optimizer(agent_cfg, differentiable: bool = False):
     return clip
 
 
-def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differentiable: bool = False) -> Lifetime:
+STAT_FIELDS = ("return_sum", "episodes", "loss", "pvl", "value_mean", "return_max")
+# What a per-update statistic reads past an agent's N (or before any update): nothing happened.
+STAT_FILL = {"return_max": -jnp.inf}
+
+
+def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differentiable: bool = False,
+                  side_critic: bool = False) -> Lifetime:
     """Build the lifetime functions for a RunConfig-like cfg (fields agent, objective, lifetime).
 
     env: a wrapped environment from environments.make; env_params: any level of it (for shapes);
     max_lifetime: static number of updates to scan (>= every N this program will see).
     differentiable: updates will be differentiated w.r.t. the objective (meta-gradients).
+    side_critic: an agent without a critic (LPG) also trains a value critic on its rollouts, for
+    the pvl / value_mean statistics (agents with a critic use their own).
     """
     acfg, ocfg, lcfg = cfg.agent, cfg.objective, cfg.lifetime
     num_envs, num_steps = lcfg.num_envs, lcfg.rollout_len
@@ -105,12 +120,16 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
     if not objective.sequence and (num_envs * num_steps) % objective.minibatches:
         raise ValueError("lifetime.num_envs * lifetime.rollout_len must be divisible by objective.minibatches")
     reset = jax.vmap(env.reset, in_axes=(0, None))
+    side = None
+    if side_critic and objective.head != "critic":
+        side = make_side_critic(acfg, env.num_actions, image_shape_of(env, env_params), ocfg.gamma, ocfg.gae_lambda, aux_lr)
 
     def init(key, level):
         k_env, k_net = jax.random.split(key)
         obs, env_state = reset(jax.random.split(k_env, num_envs), level)
         params = nets.init(k_net, obs[0])
-        return AgentState(params, tx.init(params), env_state, obs)
+        critic = None if side is None else side.init(jax.random.fold_in(k_net, 1), obs[0])
+        return AgentState(params, tx.init(params), env_state, obs, critic)
 
     def make_batch(traj):
         """The fields this objective reads, [T, E, ...]; unread fields would only be shuffled."""
@@ -174,13 +193,20 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
             epoch, (state.params, state.opt_state), jax.random.split(k_perm, objective.epochs)
         )
         info = jax.tree.map(lambda x: x[-1, -1], info)  # the objective's info, last minibatch
+        critic, adv, values = state.critic, batch.get("advantages"), batch.get("value")
+        if side is not None:
+            critic, adv, values = side.step(state.critic, traj, obs)
+        zero = jnp.float32(0.0)
         stats = {
             "return_sum": traj.episode_return.sum(),
             "episodes": traj.episode_done.sum(),
-            "loss": info.get("actor_loss", jnp.float32(0.0)),
+            "loss": info.get("actor_loss", zero),
+            "pvl": zero if adv is None else jnp.maximum(adv, 0.0).mean(),
+            "value_mean": zero if values is None else values.mean(),
+            "return_max": jnp.max(jnp.where(traj.episode_done > 0, traj.episode_return, -jnp.inf)),
             "info": info,
         }
-        return AgentState(params, opt_state, env_state, obs), stats
+        return AgentState(params, opt_state, env_state, obs, critic), stats
 
     def train(objective_params, level, lifetime, key):
         """Train a fresh agent for `lifetime` updates (traced, <= max_lifetime), then evaluate."""
@@ -192,12 +218,12 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
             new_state, stats = update(state, n, objective_params, level, lifetime, jax.random.fold_in(k_train, n))
             active = n < lifetime
             state = jax.tree.map(lambda a, b: jnp.where(active, a, b), new_state, state)
-            stats = {k: stats[k] for k in ("return_sum", "episodes", "loss")}
-            return state, jax.tree.map(lambda x: jnp.where(active, x, 0.0), stats)
+            stats = {k: stats[k] for k in STAT_FIELDS}
+            return state, {k: jnp.where(active, v, STAT_FILL.get(k, 0.0)) for k, v in stats.items()}
 
         state, stats = jax.lax.scan(body, state, jnp.arange(max_lifetime))
         final = evaluate(state.params["actor"], level, k_eval)
         final = jnp.where(all_finite(state.params), final, jnp.nan)
-        return state, LifetimeMetrics(stats["return_sum"], stats["episodes"], stats["loss"], final)
+        return state, LifetimeMetrics(final_return=final, **stats)
 
     return Lifetime(nets, rollout, init, update, evaluate, train, max_lifetime)

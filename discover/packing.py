@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from discover.lifetime import LifetimeMetrics, all_finite
+from discover.lifetime import STAT_FIELDS, STAT_FILL, LifetimeMetrics, all_finite
 
 
 class Schedule(NamedTuple):
@@ -74,9 +74,7 @@ class _Slots(NamedTuple):
 
 
 class _Outputs(NamedTuple):
-    return_sum: jax.Array  # [P, N_max]
-    episodes: jax.Array  # [P, N_max]
-    loss: jax.Array  # [P, N_max]
+    stats: dict  # name -> [P, N_max] per-update statistics (discover.lifetime.STAT_FIELDS)
     actor: object  # [P, ...] the actor of each task at the end of its lifetime
     finite: jax.Array  # [P] every agent parameter of the task was finite at the end
 
@@ -112,12 +110,7 @@ def make_packed_train(lifetime, slots: int) -> Callable:
             new, stats = update(run.state, run.n, take(objective_params, idx), take(levels, idx), n_task, keys_n)
             state = where(active, new, run.state)
             row = jnp.where(active, run.task, p)  # p: out of bounds, dropped
-            put = lambda buf, x: buf.at[row, run.n].set(x, mode="drop")
-            out = out._replace(
-                return_sum=put(out.return_sum, stats["return_sum"]),
-                episodes=put(out.episodes, stats["episodes"]),
-                loss=put(out.loss, stats["loss"]),
-            )
+            out = out._replace(stats={k: buf.at[row, run.n].set(stats[k], mode="drop") for k, buf in out.stats.items()})
             done = active & (run.n + 1 >= n_task)
             end_row = jnp.where(done, run.task, p)
             out = out._replace(
@@ -128,12 +121,12 @@ def make_packed_train(lifetime, slots: int) -> Callable:
             state = where(done & (following >= 0), take(fresh, following), state)
             return _Slots(following, jnp.where(done, 0, run.n + 1), state), out
 
-        zeros = jnp.zeros((p, max_n), jnp.float32)
-        out = _Outputs(zeros, zeros, zeros, fresh.params["actor"], jnp.zeros((p,), bool))
+        stats = {k: jnp.full((p, max_n), STAT_FILL.get(k, 0.0), jnp.float32) for k in STAT_FIELDS}
+        out = _Outputs(stats, fresh.params["actor"], jnp.zeros((p,), bool))
         run = _Slots(sched.first, jnp.zeros((slots,), jnp.int32), take(fresh, sched.first))
         _, out = jax.lax.while_loop(lambda c: jnp.any(c[0].task >= 0), body, (run, out))
         returns = jax.vmap(lifetime.evaluate)(out.actor, levels, k_eval)
-        metrics = LifetimeMetrics(out.return_sum, out.episodes, out.loss, jnp.where(out.finite, returns, jnp.nan))
+        metrics = LifetimeMetrics(final_return=jnp.where(out.finite, returns, jnp.nan), **out.stats)
         utilisation = lifetimes.sum() / (slots * jnp.maximum(sched.loads.max(), 1))
         return metrics, utilisation.astype(jnp.float32)
 

@@ -18,6 +18,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from discover.meta.fitness import SHAPINGS, fitness_stats
 from discover.meta.strategies import lr_schedule, make_strategy
+from discover.meta.levels import make_level_source, outcome_from_metrics
 from discover.packing import auto_slots, make_packed_train
 
 
@@ -111,11 +112,12 @@ def select_fitness(kind: str, metrics, baseline=None):
     return (metrics.final_return - baseline) / (jnp.abs(baseline) + 1.0)
 
 
-def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto") -> ES:
+def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto", antagonist_lifetime=None) -> ES:
     """Build the ES generation program for a RunConfig.
 
     lifetime: discover.lifetime.Lifetime of the learned objective; task: curricula.Task;
-    baseline_lifetime: Lifetime of the hand-designed baseline (needed for fitness=normalised).
+    baseline_lifetime: Lifetime of the hand-designed baseline (needed for fitness=normalised);
+    antagonist_lifetime: Lifetime of the antagonist (curriculum.score=alg_regret).
     """
     es_cfg = cfg.es
     pop_size = es_cfg.population
@@ -136,11 +138,18 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
         evaluate_baseline = make_population_eval(
             baseline_lifetime, es_cfg.chunk_size, None, population_slots(cfg, task, n_tasks, None)
         )
+    run_antagonist = None
+    if antagonist_lifetime is not None:
+        evaluate_antagonist = make_population_eval(
+            antagonist_lifetime, es_cfg.chunk_size, None, population_slots(cfg, task, n_tasks, None)
+        )
+        run_antagonist = lambda levels, lifetimes, keys: evaluate_antagonist({}, levels, lifetimes, keys)[0].final_return
+    source = make_level_source(cfg, task, run_antagonist)
 
     def init(key, objective_params):
         k_es, k_cur = jax.random.split(key)
         es_state = strategy.init(k_es, objective_params, es_params)
-        state = MetaState(es_state, task.curriculum.init(k_cur), jnp.zeros((), jnp.int32))
+        state = MetaState(es_state, source.init(k_cur), jnp.zeros((), jnp.int32))
         out = jax.eval_shape(generation, state, jax.random.key(0))[0]
         return jax.tree.map(lambda x, s: _strong(jnp.asarray(x, s.dtype)), state, out)
 
@@ -148,7 +157,10 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
         key = jax.random.fold_in(run_key, state.generation)
         k_ask, k_task, k_train, k_tell = jax.random.split(key, 4)
         pop, es_state = strategy.ask(k_ask, state.es_state, es_params)
-        cur_state, levels, lifetimes = task.curriculum.sample(k_task, state.curriculum_state, n_tasks)
+        # The level source's replay decision is one scalar for the whole generation, taken here,
+        # outside the population's vmap / shard_map.
+        cur_state, draw = source.draw(k_task, state.curriculum_state, n_tasks, state.generation)
+        levels, lifetimes = draw.levels, draw.lifetimes
         keys = jax.random.split(k_train, n_tasks)
         twin = lambda x: jnp.concatenate([x, x], axis=0) if es_cfg.antithetic else x
         metrics, utilisation = evaluate(pop, jax.tree.map(twin, levels), twin(lifetimes), twin(keys))
@@ -165,9 +177,10 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto")
             pop, fitness = jax.lax.with_sharding_constraint((pop, fitness), replicated)
         # evosax minimises; shaped fitness is "higher is better" and always finite.
         es_state, _ = strategy.tell(k_tell, pop, -shape(fitness), es_state, es_params)
-        task_scores = fitness.reshape(-1, n_tasks).mean(0) if es_cfg.antithetic else fitness
-        cur_state = task.curriculum.update(cur_state, levels, task_scores)
+        outcome = outcome_from_metrics(metrics, lifetimes, keys, n_tasks)
+        cur_state, level_metrics = source.score(jax.random.fold_in(k_task, 1), cur_state, draw, outcome, state.generation)
         out = fitness_stats(fitness)
+        out.update(level_metrics)
         out.update(
             sigma=jnp.mean(getattr(es_state, "std", jnp.float32(es_cfg.sigma))),
             es_lr=schedule(state.generation),

@@ -21,6 +21,7 @@ import optax
 from discover.agents import gae, make_networks
 from discover.lifetime import image_shape_of
 from discover.meta.fitness import fitness_stats
+from discover.meta.levels import Held, Outcome, make_agent_levels
 
 
 class MetaGradState(NamedTuple):
@@ -34,6 +35,8 @@ class MetaGradState(NamedTuple):
     levels: object  # [B, ...]
     curriculum_state: object
     generation: jax.Array
+    level_slot: jax.Array  # [B] buffer slot of each agent's level (-1: fresh; prioritised replay)
+    seen_max: jax.Array  # [B] best episode return each agent has seen on its level
 
 
 class MetaGrad(NamedTuple):
@@ -48,23 +51,28 @@ def _where(mask, new, old):
     return jax.tree.map(lambda a, b: jnp.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
 
 
-def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
+def make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=None) -> MetaGrad:
+    """antagonist_lifetime: Lifetime of the antagonist when curriculum.score=alg_regret."""
     mcfg, ocfg, lcfg = cfg.metagrad, cfg.objective, cfg.lifetime
     b, k_steps = mcfg.batch, mcfg.unroll
     critic_nets = make_networks(cfg.agent, task.env.num_actions, "critic", 0, image_shape_of(task.env, task.template))
     meta_opt = optax.adam(mcfg.lr)
     critic_opt = optax.adam(mcfg.critic_lr)
-    curriculum = task.curriculum
+    run_antagonist = None
+    if antagonist_lifetime is not None:
+        run_antagonist = jax.vmap(lambda lv, n, k: antagonist_lifetime.train({}, lv, n, k)[1].final_return)
+    agent_levels = make_agent_levels(cfg, task, run_antagonist)
 
     def init(key, params):
         k_cur, k_task, k_agents, k_critic = jax.random.split(key, 4)
-        cur_state = curriculum.init(k_cur)
-        cur_state, levels, lifetimes = curriculum.sample(k_task, cur_state, b)
+        cur_state, held = agent_levels.init(k_task, b)
+        levels, lifetimes = held.levels, held.lifetimes
         agents = jax.vmap(lifetime.init)(jax.random.split(k_agents, b), levels)
         critic = jax.vmap(lambda k, o: critic_nets.init(k, o)["aux"])(jax.random.split(k_critic, b), agents.obs[:, 0])
         state = MetaGradState(
             params, meta_opt.init(params), agents, critic, jax.vmap(critic_opt.init)(critic),
             jnp.zeros((b,), jnp.int32), lifetimes, levels, cur_state, jnp.zeros((), jnp.int32),
+            held.slot, jnp.full((b,), -jnp.inf, jnp.float32),
         )
         return jax.tree.map(lambda x: jnp.asarray(x), state)
 
@@ -105,7 +113,11 @@ def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
         critic_batch = (traj.obs, jax.lax.stop_gradient(targets))
         ret_sum = stats["return_sum"].sum() + traj.episode_return.sum()
         episodes = stats["episodes"].sum() + traj.episode_done.sum()
-        return loss, (jax.lax.stop_gradient(agent_next), n_k, critic_batch, ret_sum, episodes)
+        # For level scores: value statistics of the last update, best episode return seen.
+        level_stats = (stats["pvl"][-1], stats["value_mean"][-1],
+                       jnp.max(jnp.where(traj.episode_done > 0, traj.episode_return, stats["return_max"].max())))
+        return loss, (jax.lax.stop_gradient(agent_next), n_k, critic_batch, ret_sum, episodes,
+                      jax.lax.stop_gradient(level_stats))
 
     def batch_meta_loss(eta, state, keys):
         loss, aux = jax.vmap(agent_meta_loss, in_axes=(None, 0, 0, 0, 0, 0, 0))(
@@ -125,7 +137,7 @@ def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
         (loss, aux), grads = jax.value_and_grad(batch_meta_loss, has_aux=True)(
             state.params, state, jax.random.split(k_agents, b)
         )
-        agents, n, critic_batch, ret_sum, episodes = aux
+        agents, n, critic_batch, ret_sum, episodes, (pvl, value_mean, seen) = aux
         finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
         # A non-finite meta-gradient is skipped rather than allowed to poison eta.
         grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)
@@ -133,10 +145,21 @@ def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
         params = optax.apply_updates(state.params, updates)
         critic, critic_opt_state = jax.vmap(critic_step)(state.critic, state.critic_opt, critic_batch)
 
-        # Agents at the end of their lifetime restart on a new task with a fresh critic.
+        # Agents at the end of their lifetime are scored on their level (prioritised replay
+        # writes it to its buffer) and restart on a new task with a fresh critic.
         done = n >= state.lifetimes
-        cur_state, levels, lifetimes = curriculum.sample(k_task, state.curriculum_state, b)
-        k_a, k_c = jax.random.split(k_reset)
+        seen_max = jnp.fmax(state.seen_max, seen)
+        k_eval, k_a, k_c = jax.random.split(k_reset, 3)
+        held = Held(state.levels, state.lifetimes, state.level_slot)
+        final = jax.lax.cond(
+            done.any(),
+            lambda: jax.vmap(lifetime.evaluate)(agents.params["actor"], state.levels, jax.random.split(k_eval, b)),
+            lambda: jnp.full((b,), jnp.nan, jnp.float32),
+        )
+        outcome = Outcome(final, pvl, value_mean, jnp.fmax(seen_max, final), jax.random.split(k_eval, b))
+        cur_state, held, level_metrics = agent_levels.finish(k_task, state.curriculum_state, done, held, outcome,
+                                                             state.generation)
+        levels, lifetimes = held.levels, held.lifetimes
         fresh = jax.vmap(lifetime.init)(jax.random.split(k_a, b), levels)
         fresh_critic = jax.vmap(lambda kk, o: critic_nets.init(kk, o)["aux"])(jax.random.split(k_c, b), fresh.obs[:, 0])
         agents = _where(done, fresh, agents)
@@ -144,8 +167,8 @@ def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
         critic_opt_state = _where(done, jax.vmap(critic_opt.init)(fresh_critic), critic_opt_state)
         new_state = MetaGradState(
             params, opt_state, agents, critic, critic_opt_state,
-            jnp.where(done, 0, n), jnp.where(done, lifetimes, state.lifetimes),
-            _where(done, levels, state.levels), cur_state, state.generation + 1,
+            jnp.where(done, 0, n), lifetimes, levels, cur_state, state.generation + 1,
+            held.slot, jnp.where(done, -jnp.inf, seen_max),
         )
         per_agent = ret_sum / jnp.maximum(episodes, 1.0)
         out = fitness_stats(jnp.where(episodes > 0, per_agent, jnp.nan))
@@ -156,6 +179,7 @@ def make_metagrad(cfg, objective, lifetime, task) -> MetaGrad:
             es_lr=jnp.float32(mcfg.lr),
             sigma=jnp.float32(0.0),
             env_steps=jnp.float32(b * (k_steps + 1) * lcfg.num_envs * lcfg.rollout_len),
+            **level_metrics,
         )
         return new_state, out
 

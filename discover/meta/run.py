@@ -41,24 +41,40 @@ def build(cfg: RunConfig) -> Built:
     """Build every pure function of a run (nothing is compiled yet)."""
     import dataclasses
 
+    from discover.curricula.scores import needs
     from discover.meta.es import make_es
 
     objective = make_objective(cfg.objective)
     task = make_task(cfg.env, cfg.lifetime)
     metagrad = cfg.meta_optimizer == "metagrad"
-    lifetime = make_lifetime(cfg, objective, task.env, task.template, task.max_lifetime, differentiable=metagrad)
-    base_cfg = dataclasses.replace(
-        cfg, meta_optimizer="es", objective=dataclasses.replace(cfg.objective, name=baseline_name(objective))
-    )
-    base_obj = make_objective(base_cfg.objective)
-    baseline = make_lifetime(base_cfg, base_obj, task.env, task.template, task.max_lifetime)
+    plr = cfg.curriculum.name == "plr"
+    side_critic = plr and "critic" in needs(cfg.curriculum.score)
+    lifetime = make_lifetime(cfg, objective, task.env, task.template, task.max_lifetime, differentiable=metagrad,
+                             side_critic=side_critic)
+    baseline = _hand_designed_lifetime(cfg, baseline_name(objective), task)
+    antagonist = None
+    if plr and "antagonist" in needs(cfg.curriculum.score):
+        ccfg = cfg.curriculum
+        name = baseline_name(objective) if ccfg.antagonist == "auto" else ccfg.antagonist
+        agent = dataclasses.replace(cfg.agent, lr=ccfg.antagonist_lr) if ccfg.antagonist_lr else cfg.agent
+        antagonist = _hand_designed_lifetime(dataclasses.replace(cfg, agent=agent), name, task)
     if cfg.meta_optimizer == "es":
-        meta = make_es(cfg, objective, lifetime, task, baseline)
+        meta = make_es(cfg, objective, lifetime, task, baseline, antagonist_lifetime=antagonist)
     else:
         from discover.meta.metagrad import make_metagrad
 
-        meta = make_metagrad(cfg, objective, lifetime, task)
+        meta = make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=antagonist)
     return Built(objective, task, lifetime, baseline, meta)
+
+
+def _hand_designed_lifetime(cfg, name: str, task):
+    """The Lifetime of hand-designed objective `name` (a2c, ppo) with cfg's agent and lifetime."""
+    import dataclasses
+    import types
+
+    ocfg = dataclasses.replace(cfg.objective, name=name)
+    sections = types.SimpleNamespace(agent=cfg.agent, objective=ocfg, lifetime=cfg.lifetime)
+    return make_lifetime(sections, make_objective(ocfg), task.env, task.template, task.max_lifetime)
 
 
 def _keys(cfg):

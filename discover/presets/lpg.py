@@ -2,7 +2,9 @@
 
 import dataclasses
 
-from discover.config import AgentConfig, EnvConfig, ESConfig, LifetimeConfig, MetaGradConfig, ObjectiveConfig, RunConfig
+from discover.config import (
+    AgentConfig, CurriculumConfig, EnvConfig, ESConfig, LifetimeConfig, MetaGradConfig, ObjectiveConfig, RunConfig,
+)
 
 
 def _lpg(name: str, distribution: str, meta: str) -> RunConfig:
@@ -49,11 +51,31 @@ def lpg_es_tabular_cpu(distribution: str = "sparse+dense") -> RunConfig:
     )
 
 
+def groove(cfg: RunConfig, **curriculum) -> RunConfig:
+    """cfg with GROOVE's curriculum: prioritised level replay scored by algorithmic regret (SPEC 7:
+    buffer 4000, replay probability 0.5, rank prioritisation at temperature 1)."""
+    return dataclasses.replace(cfg, curriculum=CurriculumConfig(name="plr", score="alg_regret", **curriculum))
+
+
+def groove_tabular_cpu() -> RunConfig:
+    """GROOVE on CPU in the tabular setting where LPG is discovered (lpg-es-tabular-cpu's agents,
+    LPG and ES), over random tabular levels of the `small` distribution (4-6 cells a side, 1-3
+    objects) with lifetimes x 0.2 = 50 updates; a 256-level buffer."""
+    base = lpg_es_tabular_cpu("small")
+    base = dataclasses.replace(base, lifetime=dataclasses.replace(base.lifetime, lifetime_scale=0.2))
+    return groove(base, buffer_size=256)
+
+
 LPG_PRESETS = {
     "lpg-gridworld": (lambda: _lpg("lpg", "all_shortlife", "metagrad"), "LPG by meta-gradients on all_shortlife (LPG reference; GPU)"),
     "lpg-es-gridworld": (lambda: _lpg("lpg", "all_shortlife", "es"), "LPG by ES on all_shortlife (GPU)"),
     "ta-lpg-gridworld": (lambda: _lpg("ta-lpg", "all_vrandlife", "es"), "TA-LPG by ES on all_vrandlife (GPU)"),
     "lpg-es-tabular-cpu": (lpg_es_tabular_cpu, "LPG by ES, tabular agents, levels sparse+dense; learns on CPU in ~2 min"),
+    "groove-gridworld": (
+        lambda: groove(_lpg("lpg", "all_shortlife", "es")),
+        "GROOVE: LPG by ES on all_shortlife with PLR over algorithmic regret, buffer 4000 (GPU)",
+    ),
+    "groove-tabular-cpu": (groove_tabular_cpu, "GROOVE on CPU: tabular agents, small random tabular levels, PLR + regret"),
     "lpg-gridworld-cpu": (lambda: _cpu(_lpg("lpg", "all_shortlife", "metagrad")), "CPU-small lpg-gridworld"),
     "lpg-es-gridworld-cpu": (lambda: _cpu(_lpg("lpg", "all_shortlife", "es")), "CPU-small lpg-es-gridworld"),
     "ta-lpg-gridworld-cpu": (lambda: _cpu(_lpg("ta-lpg", "all_vrandlife", "es")), "CPU-small ta-lpg-gridworld"),
