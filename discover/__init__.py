@@ -22,32 +22,37 @@ def _xla_cpu_workaround() -> None:
 
 _xla_cpu_workaround()
 
-from discover.config import (
-    AgentConfig,
-    ConfigError,
-    EnvConfig,
-    ESConfig,
-    LifetimeConfig,
-    MetaGradConfig,
-    ObjectiveConfig,
-    RunConfig,
-)
-from discover.lifetime import make_lifetime
-from discover.meta.run import build, load_discovered, train
-from discover.objectives import make_objective
+# Everything else is imported on first use: importing gymnax (through the environments) starts
+# JAX's backend, and `jax.distributed.initialize()` must run before that, so `import discover`
+# (and the `discover` command's start-up) must stay free of it.
+_EXPORTS = {
+    "AgentConfig": "discover.config",
+    "ConfigError": "discover.config",
+    "ESConfig": "discover.config",
+    "EnvConfig": "discover.config",
+    "LifetimeConfig": "discover.config",
+    "MetaGradConfig": "discover.config",
+    "ObjectiveConfig": "discover.config",
+    "RunConfig": "discover.config",
+    "validate": "discover.validate",
+    "make_lifetime": "discover.lifetime",
+    "build": "discover.meta.run",
+    "load_discovered": "discover.meta.run",
+    "train": "discover.meta.run",
+    "make_objective": "discover.objectives",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "AgentConfig",
-    "ConfigError",
-    "ESConfig",
-    "EnvConfig",
-    "LifetimeConfig",
-    "MetaGradConfig",
-    "ObjectiveConfig",
-    "RunConfig",
-    "build",
-    "load_discovered",
-    "make_lifetime",
-    "make_objective",
-    "train",
-]
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'discover' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -13,7 +13,8 @@ import pytest
 import discover.baseline
 import discover.meta.run
 from discover.cli import main
-from discover.config import RunConfig, from_dict
+from discover.config import RunConfig, from_dict, to_dict
+from discover.presets import get_preset
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ TRAIN = ["train", "--preset", "quickstart"]
         ([*TRAIN, "--env.name", "gridworld", "--env.distribution", "sparse+nope"], ["nope", "sparse", "+"]),
         ([*TRAIN, "--env.name", "gridworld", "--objective.lpg_pi_hat_init_scale", "-1"], ["lpg_pi_hat_init_scale"]),
         ([*TRAIN, "--es.strategy_kwargs", "{bad"], ["strategy_kwargs"]),
-        ([*TRAIN, "--es.population"], ["--es.population", "value"]),
+        ([*TRAIN, "--es.population"], ["--es.population", "expected one argument"]),
         (["train"], ["--preset"]),
         (["train", "quickstart"], ["unexpected argument"]),
         (["train", "--resume", "somewhere", "--es.population", "8"], ["--resume"]),
@@ -85,8 +86,10 @@ def test_resume_of_a_non_run_directory(capsys, nothing_runs, tmp_path):
 
 
 def test_resume_of_a_run_with_a_bad_config(capsys, nothing_runs, tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"es": {"population": 7}}))
-    _one_error_line(capsys, ["train", "--resume", str(tmp_path)], "es.population")
+    data = to_dict(get_preset("quickstart"))
+    data["es"]["population"] = 7
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    _one_error_line(capsys, ["train", "--resume", str(tmp_path)], "es.population", "config.json")
     (tmp_path / "config.json").write_text(json.dumps({"nope": 1}))
     _one_error_line(capsys, ["train", "--resume", str(tmp_path)], "nope")
 
