@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -87,7 +88,9 @@ def _run(cfg, run_dir, seeds, chunk, progress):
     curve = np.stack(returns, axis=1)
     from discover.plots import plot_learning_curve
 
-    plot_learning_curve(curve, run_dir / "learning_curve.png", f"{cfg.objective.name} on {cfg.env.name}")
+    with warnings.catch_warnings():  # updates in which no episode ended are NaN, by design
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plot_learning_curve(curve, run_dir / "learning_curve.png", f"{cfg.objective.name} on {cfg.env.name}")
     steps = n_updates * cfg.lifetime.num_envs * cfg.lifetime.rollout_len
     summary = {
         "objective": cfg.objective.name,

@@ -115,9 +115,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write(run_dir, generation: int, leaves, keep: int = 3) -> Path:
+def write(run_dir, generation: int, leaves, keep: int = 3, info: dict | None = None) -> Path:
     """Write host leaves as the checkpoint of `generation`, verify it, then prune to `keep`.
 
+    info: JSON data stored in the manifest (a run stores its config, to refuse a resume after
+    config.json was edited).
     Raises CheckpointError (naming the path) if it cannot be written, e.g. on a full disk; the
     previous checkpoints are then untouched.
     """
@@ -136,6 +138,7 @@ def write(run_dir, generation: int, leaves, keep: int = 3) -> Path:
             "sha256": _sha256(data),
             "bytes": len(data),
             "leaves": [{"shape": list(x.shape), "dtype": str(x.dtype)} for x in leaves],
+            "info": info or {},
         }
         _write_file(tmp / _MANIFEST, (json.dumps(manifest) + "\n").encode())
         _fsync_dir(tmp)
@@ -163,9 +166,18 @@ def prune(run_dir, keep: int, newest: int) -> None:
         shutil.rmtree(_path(run_dir, g), ignore_errors=True)
 
 
-def save(run_dir, generation: int, state, keep: int = 3) -> Path:
+def save(run_dir, generation: int, state, keep: int = 3, info: dict | None = None) -> Path:
     """Save `state` (a pytree of arrays) as the checkpoint of `generation`, synchronously."""
-    return write(run_dir, generation, host_leaves(state), keep)
+    return write(run_dir, generation, host_leaves(state), keep, info)
+
+
+def info(run_dir, generation: int) -> dict:
+    """The `info` stored with a checkpoint ({} if none or unreadable)."""
+    try:
+        data = json.loads((_path(run_dir, generation) / _MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data.get("info") or {} if isinstance(data, dict) else {}
 
 
 def remove_partial(run_dir) -> None:
@@ -267,8 +279,8 @@ class AsyncWriter:
     """Writes checkpoints in a background thread, in order; `submit` returns once the state is
     copied to the host. A failure is raised as CheckpointError by the next submit, check or wait."""
 
-    def __init__(self, run_dir, keep: int = 3, enabled: bool = True):
-        self.run_dir, self.keep, self.enabled = Path(run_dir), keep, enabled
+    def __init__(self, run_dir, keep: int = 3, enabled: bool = True, info: dict | None = None):
+        self.run_dir, self.keep, self.enabled, self.info = Path(run_dir), keep, enabled, info
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = None
@@ -281,7 +293,7 @@ class AsyncWriter:
                 if item is None:
                     return
                 if self._error is None:
-                    write(self.run_dir, item[0], item[1], self.keep)
+                    write(self.run_dir, item[0], item[1], self.keep, self.info)
                     self.written.append(item[0])
             except BaseException as e:  # reported to the main thread
                 self._error = e

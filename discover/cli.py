@@ -50,8 +50,8 @@ def _default_out(cfg, kind) -> Path:
 def _train_parser():
     p = command_parser("train", cmd_train.__doc__, "discover train --preset NAME [--out DIR] [--section.field VALUE ...]\n"
                        "       discover train --resume RUN_DIR [--generations G]")
-    p.add_argument("--preset", help="named configuration to start from (see discover presets)")
-    p.add_argument("--out", help="new run directory (default: runs/train-OBJECTIVE-ENV-TIME)")
+    p.add_argument("--preset", metavar="NAME", help="named configuration to start from (see discover presets)")
+    p.add_argument("--out", metavar="DIR", help="new run directory (default: runs/train-OBJECTIVE-ENV-TIME)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue RUN_DIR from its newest intact checkpoint; "
                    "with --generations G, extend it to G generations")  # fmt: skip
     add_config_options(p)
@@ -87,6 +87,8 @@ def cmd_train(argv):
         if extra:
             raise UsageError(f"--resume takes only the run directory and --generations; {extra[0]} would change "
                              "the run (its config.json defines it)")  # fmt: skip
+        if not ns.resume.strip():
+            raise UsageError("--resume needs a run directory, got ''")
         run_dir = Path(ns.resume)
         from discover import rundir
 
@@ -131,9 +133,9 @@ def _print_summary(summary, run_dir):
 def _baseline_parser():
     p = command_parser("baseline", cmd_baseline.__doc__, "discover baseline [--preset NAME] [--seeds S] [--out DIR] "
                        "[--section.field VALUE ...]")
-    p.add_argument("--preset", default="baseline-cartpole", help="named configuration (default: baseline-cartpole)")
-    p.add_argument("--seeds", default="1", help="agents trained side by side (vmapped), default 1")
-    p.add_argument("--out", help="new run directory (default: runs/baseline-OBJECTIVE-ENV-TIME)")
+    p.add_argument("--preset", metavar="NAME", default="baseline-cartpole", help="named configuration (default: baseline-cartpole)")
+    p.add_argument("--seeds", metavar="S", default="1", help="agents trained side by side (vmapped), default 1")
+    p.add_argument("--out", metavar="DIR", help="new run directory (default: runs/baseline-OBJECTIVE-ENV-TIME)")
     add_config_options(p, exclude=TRAIN_ONLY)
     return p
 

@@ -191,6 +191,7 @@ def reference_markdown(commands: dict) -> str:
             parser = fn.parser()
             with _columns(100):
                 usage = parser.format_usage().strip().removeprefix("usage: ")
+            usage = "\n".join(line.strip() for line in usage.splitlines())
             lines += ["```", usage, "```", "", "| option | meaning |", "|---|---|", *_own_options(parser)]
         else:
             out = io.StringIO()

@@ -50,21 +50,24 @@ def kind_of(path) -> str | None:
 
 def check_out(out) -> Path:
     """The --out directory of a new run: refused if it is empty text, a file, a run of any kind
-    or a non-empty directory (so a new run never mixes with other files)."""
+    or a non-empty directory (so a new run never mixes with other files). A directory holding
+    only the marker and lock of a start that was interrupted before its config was written is
+    taken over."""
     if out is None or not str(out).strip():
         raise RunDirError("--out needs a directory name, got ''")
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise RunDirError(f"--out {path} is an existing file, not a directory")
     if path.is_dir():
+        others = sorted(p.name for p in path.iterdir() if p.name not in (_LOCK, _MARKER))
+        if not others:
+            return path
         kind = kind_of(path)
         if kind == "train":
             raise RunDirError(f"{path} already holds a training run; resume it with discover train --resume {path} or choose another --out")
         if kind == "baseline":
             raise RunDirError(f"{path} already holds a baseline run; choose another --out")
-        others = [p.name for p in path.iterdir() if p.name != _LOCK]
-        if others:
-            raise RunDirError(f"--out {path} is a non-empty directory that is not a run ({others[0]}, ...); choose a new or empty one")
+        raise RunDirError(f"--out {path} is a non-empty directory that is not a run ({others[0]}, ...); choose a new or empty one")
     return path
 
 

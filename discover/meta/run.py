@@ -147,7 +147,7 @@ def _train(cfg, run_dir, resume, progress, stop_after, writer):
         state = built.meta.init(k_init, init_params)
         start = 0
         if resume:
-            start, state = _restore(run_dir, state, writer)
+            start, state = _restore(run_dir, state, cfg)
             if cfg.generations < start:
                 raise ConfigError(f"{run_dir} already ran {start} generations; --generations must be at least {start}")
             done = _finished_summary(run_dir, start, cfg)
@@ -164,7 +164,7 @@ def _train(cfg, run_dir, resume, progress, stop_after, writer):
                 write_bytes(run_dir / "initial.msgpack", serialization.to_bytes(distributed.to_host(init_params)))
         evaluate, baseline = make_objective_eval(built, k_eval, cfg.heldout_tasks)
         heldout = (lambda p: float(evaluate(distributed.to_host(p)).mean())) if writer and cfg.heldout_every else None
-        writer_ = checkpoint.AsyncWriter(run_dir, enabled=writer)
+        writer_ = checkpoint.AsyncWriter(run_dir, enabled=writer, info={"config": _run_identity(cfg)})
         bar = loop_mod.Progress(progress and writer, cfg.generations, start)
         ctx = loop_mod.Loop(cfg, built.meta, k_run, log, writer_, watchdog, heldout, bar)
         try:
@@ -191,7 +191,12 @@ def _train(cfg, run_dir, resume, progress, stop_after, writer):
         watchdog.stop()
 
 
-def _restore(run_dir, state, writer):
+def _run_identity(cfg) -> dict:
+    """What a checkpoint records of its run: the config except its length (as JSON reads it back)."""
+    return json.loads(json.dumps({k: v for k, v in to_dict(cfg).items() if k != "generations"}))
+
+
+def _restore(run_dir, state, cfg):
     """(generation, state) of the newest intact checkpoint; generation 0 if none was ever written
     (a run stopped before its first checkpoint restarts exactly from its config)."""
     if not checkpoint.has_checkpoints(run_dir):
@@ -202,6 +207,16 @@ def _restore(run_dir, state, writer):
     for g, why in skipped:
         print(f"warning: the checkpoint of generation {g} is damaged ({why}); resuming from generation {gen}",
               file=sys.stderr)  # fmt: skip
+    stored = checkpoint.info(run_dir, gen).get("config")
+    if stored is not None:
+        a, b = _flat(stored), _flat(_run_identity(cfg))
+        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        if diff:
+            k = diff[0]
+            raise ConfigError(
+                f"{Path(run_dir) / 'config.json'} was edited after the checkpoint of generation {gen} was written "
+                f"({k}: {a.get(k)!r} -> {b.get(k)!r}{', ...' if len(diff) > 1 else ''}); restore it to resume"
+            )
     return gen, jax.tree.map(jnp.asarray, restored)
 
 
