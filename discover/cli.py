@@ -111,7 +111,7 @@ def cmd_train(argv):
         if distributed.is_writer():
             print(f"run directory: {run_dir}")
         result = train(cfg, run_dir)
-    if result:
+    if result and distributed.is_writer():
         _print_summary(result, run_dir)
 
 

@@ -43,7 +43,10 @@ def initialize() -> None:
         # CPU devices of several processes talk through gloo (no effect on GPU/TPU programs).
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     try:
-        jax.distributed.initialize(num_processes=_int_env(_ENV_COUNT), process_id=_int_env(_ENV_ID))
+        # A process that finishes first waits at exit for the others (process 0 also plots), so
+        # the shutdown barrier gets far longer than jax's default 300 s.
+        jax.distributed.initialize(num_processes=_int_env(_ENV_COUNT), process_id=_int_env(_ENV_ID),
+                                   shutdown_timeout_seconds=3600)  # fmt: skip
     except (ValueError, TypeError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(
@@ -75,3 +78,20 @@ def to_host(tree):
         return np.asarray(x)
 
     return jax.tree.map(one, tree)
+
+
+def barrier(name: str, timeout_s: float = 3600.0) -> None:
+    """Wait until every process reaches `name` (nothing to wait for with one process).
+
+    This is the coordination service's key-value barrier (jax's own array serialisation uses
+    it), whose timeout we choose. A collective would do as a barrier only while the processes
+    are less than 30 s apart: gloo gives up setting up its first collective after a fixed 30 s,
+    and one process can finish compiling a generation program that much later than another.
+    """
+    import jax
+
+    if jax.process_count() == 1:
+        return
+    from jax._src import distributed as jax_distributed  # no public barrier with a timeout
+
+    jax_distributed.global_state.client.wait_at_barrier(name, int(timeout_s * 1000))

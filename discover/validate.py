@@ -64,26 +64,28 @@ def episode_limit(env_cfg) -> tuple[int | None, bool]:
 
 
 def resolve(cfg: RunConfig) -> RunConfig:
-    """cfg with derived defaults filled in: lifetime.eval_steps = 0 -> the episode limit.
+    """cfg with derived defaults filled in: lifetime.eval_steps = 0 -> the episode limit."""
+    if cfg.lifetime.eval_steps:
+        return cfg
+    limit, _ = episode_limit(cfg.env)
+    if limit is None:
+        raise ConfigError(f"lifetime.eval_steps=0 means the episode limit, but {cfg.env.name} has none; set lifetime.eval_steps")
+    return dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, eval_steps=limit))
 
-    An evaluation shorter than an episode caps every return (Acrobot at 200 steps gives every
-    agent -200, and ES never moves), so where every task has the same limit a shorter explicit
-    value is refused; on level sets with per-level limits it is allowed (a partial return of
-    collected rewards still ranks agents there).
-    """
+
+def _check_eval_steps(cfg: RunConfig) -> None:
+    """An evaluation shorter than an episode caps every return (Acrobot at 200 steps gives every
+    agent -200, and ES never moves), so where every task has the same limit a shorter value is
+    refused; on level sets with per-level limits it is allowed (a partial return of collected
+    rewards still ranks agents there)."""
     limit, fixed = episode_limit(cfg.env)
     steps = cfg.lifetime.eval_steps
-    where = f"{cfg.env.name}" + (f" ({cfg.env.distribution})" if cfg.env.distribution else "")
-    if steps == 0:
-        if limit is None:
-            raise ConfigError(f"lifetime.eval_steps=0 means the episode limit, but {where} has none; set lifetime.eval_steps")
-        return dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, eval_steps=limit))
     if fixed and limit is not None and steps < limit:
+        where = cfg.env.name + (f" ({cfg.env.distribution})" if cfg.env.distribution else "")
         raise ConfigError(
             f"lifetime.eval_steps={steps} is shorter than {where}'s episode limit of {limit} steps, so evaluation "
             f"would cap every return; use 0 (= {limit}) or more"
         )
-    return cfg
 
 
 def _check_objective(cfg: RunConfig, purpose: str) -> None:
@@ -194,6 +196,7 @@ def validate(cfg: RunConfig, purpose: str = "train") -> RunConfig:
     check_names(cfg.env)
     _check_objective(cfg, purpose)
     cfg = resolve(cfg)
+    _check_eval_steps(cfg)
     obs_size = _check_shapes(cfg)
     if purpose == "train" and cfg.meta_optimizer == "es":
         _check_strategy(cfg.es)

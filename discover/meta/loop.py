@@ -21,7 +21,7 @@ import numpy as np
 
 from discover import signals
 from discover.config import ConfigError
-from discover.distributed import to_host
+from discover.distributed import barrier, to_host
 
 
 class RunError(ConfigError):
@@ -141,6 +141,11 @@ def run(loop: Loop, state, start: int, stop_after: int | None = None, handle_sig
                 k = min(cfg.gens_per_call, total - dispatched)
                 if k not in compiled:
                     compiled[k] = make_multi_generation(meta, k)
+                    if jax.process_count() > 1:
+                        # Compile first, then start together: the first collective of a
+                        # multi-process program fails if its processes arrive 30 s apart.
+                        compiled[k] = compiled[k].lower(current, loop.run_key).compile()
+                        barrier(f"discover-compiled-{k}-{dispatched}")
                 current, metrics = compiled[k](current, loop.run_key)
                 pending.append((dispatched, k, current, metrics))
                 dispatched += k

@@ -163,7 +163,9 @@ def _train(cfg, run_dir, resume, progress, stop_after, writer):
             if not (run_dir / "initial.msgpack").exists():  # what ES started from
                 write_bytes(run_dir / "initial.msgpack", serialization.to_bytes(distributed.to_host(init_params)))
         evaluate, baseline = make_objective_eval(built, k_eval, cfg.heldout_tasks)
-        heldout = (lambda p: float(evaluate(distributed.to_host(p)).mean())) if writer and cfg.heldout_every else None
+        # Every process evaluates (on its own device), so the processes of a multi-process run
+        # stay in step; only process 0 logs it.
+        heldout = (lambda p: float(evaluate(distributed.to_host(p)).mean())) if cfg.heldout_every else None
         writer_ = checkpoint.AsyncWriter(run_dir, enabled=writer, info={"config": _run_identity(cfg)})
         bar = loop_mod.Progress(progress and writer, cfg.generations, start)
         ctx = loop_mod.Loop(cfg, built.meta, k_run, log, writer_, watchdog, heldout, bar)
