@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from discover import rundir
+from discover import rundir, signals
 from discover.config import to_dict
 from discover.curricula import make_task
 from discover.lifetime import make_lifetime
@@ -31,6 +31,7 @@ def run_baseline(cfg, run_dir, seeds: int = 1, chunk: int = 50, progress: bool =
     cfg = validate(cfg, "baseline")
     run_dir = Path(run_dir)
     with rundir.open_new(run_dir, "baseline"):
+        signals.set_phase("the baseline training", f"{run_dir} is incomplete: start again with a new --out")
         return _run(cfg, run_dir, seeds, chunk, progress)
 
 

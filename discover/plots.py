@@ -25,6 +25,9 @@ def plot_meta_curve(records: list[dict], path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.fill_between(g, get("fitness_min"), get("fitness_max"), alpha=0.25, label="population min-max")
     ax.plot(g, get("fitness_mean"), label="population mean")
+    held = [(r["generation"], r["heldout_return"]) for r in records if r.get("heldout_return") is not None]
+    if held:  # the objective the run returns (its ES mean), on the held-back tasks
+        ax.plot(*zip(*held), "o-", label="ES mean, held-back tasks")
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness (return)")
     ax.set_title("meta-training")

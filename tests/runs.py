@@ -115,6 +115,19 @@ def assert_same_metrics(a, b, n):
     assert strip(ra) == strip(rb)
 
 
+def fake_run(path, kind="train", cfg_data=None):
+    """A run directory as `discover train` leaves it before its first checkpoint (or, with
+    kind="baseline", a baseline run's marker), holding the tiny config."""
+    from discover.config import to_dict
+    from discover.validate import resolve
+
+    path = Path(path)
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(cfg_data or to_dict(resolve(tiny_cfg())), indent=2))
+    (path / "run.json").write_text(json.dumps({"kind": kind, "format": 1}))
+    return path
+
+
 def snapshot(run_dir) -> dict:
     """Every file of a directory (relative path -> bytes), to check that nothing changed."""
     run_dir = Path(run_dir)

@@ -14,9 +14,8 @@ import discover.baseline
 import discover.meta.run
 from discover.cli import COMMANDS, main
 from discover.cli_args import cache_dir, sync_readme
-from discover.config import RunConfig, from_dict, to_dict
-from discover.validate import resolve
-from tests.runs import ROOT, cli, one_error_line, snapshot, tiny_cfg
+from discover.config import RunConfig, from_dict
+from tests.runs import ROOT, cli, fake_run, one_error_line, snapshot
 
 
 @pytest.fixture
@@ -107,17 +106,9 @@ def test_bad_input_is_one_error_line_exit_2(capsys, nothing_runs, tmp_path, argv
     assert not out.exists()  # nothing was written
 
 
-def _fake_run(path, kind="train", cfg_data=None):
-    """A run directory as `discover train` leaves it before its first checkpoint."""
-    path.mkdir(parents=True)
-    (path / "config.json").write_text(json.dumps(cfg_data or to_dict(resolve(tiny_cfg())), indent=2))
-    (path / "run.json").write_text(json.dumps({"kind": kind, "format": 1}))
-    return path
-
-
 @pytest.mark.parametrize("kind", ["train", "baseline"])
 def test_out_never_writes_into_an_existing_run_or_file(capsys, nothing_runs, tmp_path, kind):
-    run = _fake_run(tmp_path / "run", kind)
+    run = fake_run(tmp_path / "run", kind)
     (run / "metrics.jsonl").write_text('{"generation": 0}\n')
     before = snapshot(run)
     for command in (TRAIN, ["baseline"]):
@@ -138,7 +129,7 @@ def test_out_on_a_path_the_system_forbids_is_one_line(capsys, tmp_path):
 
 
 def test_resume_with_out_is_refused(capsys, nothing_runs, tmp_path):
-    run = _fake_run(tmp_path / "run")
+    run = fake_run(tmp_path / "run")
     _one_error_line(capsys, ["train", "--resume", str(run), "--out", str(tmp_path / "b")], "--resume", "--out")
     assert not (tmp_path / "b").exists()
 
@@ -184,7 +175,7 @@ def _edit(data, how):
     ],
 )
 def test_resume_of_an_edited_config_is_one_line_and_changes_nothing(capsys, nothing_runs, tmp_path, how, contains):
-    run = _fake_run(tmp_path / "run")
+    run = fake_run(tmp_path / "run")
     data = _edit(json.loads((run / "config.json").read_text()), how)
     (run / "config.json").write_text(json.dumps(data))
     before = snapshot(run)
@@ -194,7 +185,7 @@ def test_resume_of_an_edited_config_is_one_line_and_changes_nothing(capsys, noth
 
 @pytest.mark.parametrize("text", ["", "{", "not json"])
 def test_resume_of_an_unreadable_config_names_the_file(capsys, nothing_runs, tmp_path, text):
-    run = _fake_run(tmp_path / "run")
+    run = fake_run(tmp_path / "run")
     (run / "config.json").write_text(text)
     _one_error_line(capsys, ["train", "--resume", str(run)], str(run / "config.json"), "not valid JSON")
 

@@ -17,7 +17,7 @@ from discover.cli import main
 from discover.config import to_dict
 from discover.config_io import field_docs
 from discover.validate import resolve, validate
-from tests.runs import snapshot, tiny_cfg, TINY
+from tests.runs import TINY, fake_run, snapshot, tiny_cfg
 
 _VALUES = {
     "int": ["0", "-1", "1", "2", "3", "7", "16", "3.5", "abc", "", "1e9", "99999999999999999999", "1000000000"],
@@ -88,10 +88,7 @@ def _check_outcome(rc, err):
 
 
 def _existing_run(tmp_path):
-    run = tmp_path / "existing"
-    run.mkdir()
-    (run / "config.json").write_text(json.dumps(to_dict(resolve(tiny_cfg())), indent=2))
-    (run / "run.json").write_text(json.dumps({"kind": "train", "format": 1}))
+    run = fake_run(tmp_path / "existing")
     (run / "metrics.jsonl").write_text('{"generation": 0, "fitness_mean": 1.0}\n')
     return run
 

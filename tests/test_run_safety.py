@@ -29,6 +29,7 @@ from tests.runs import (
     cli,
     env_for,
     error_lines,
+    fake_run,
     ok,
     one_error_line,
     records,
@@ -38,7 +39,8 @@ from tests.runs import (
 # The real `discover` command (signals installed first, as in the console script), with one
 # thing patched: "slow" sleeps `value` seconds after reading each generation call's metrics but
 # the first (so generation 0 is logged at once), "hang" never returns from the first call,
-# "enospc" fails every write of the generation-3 checkpoint with a full disk.
+# "enospc" fails every write of the generation-3 checkpoint with a full disk, "slowsave" takes
+# `value` seconds between a checkpoint's data and its manifest.
 _PATCHED = """
 import errno, sys, time
 from discover import signals
@@ -62,6 +64,11 @@ def slow_to_host(tree):
     reads.append(1)
     return out
 
+def slow_manifest(path, data):
+    if path.name == "manifest.json":
+        time.sleep(value)
+    return real_write(path, data)
+
 def full_disk(path, data):
     if path.parent.name.startswith("gen_000003"):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -73,6 +80,8 @@ if mode == "slow":
     L.to_host = slow_to_host
 if mode == "enospc":
     C._write_file = full_disk
+if mode == "slowsave":
+    C._write_file = slow_manifest
 from discover.cli import main
 sys.exit(main(argv))
 """
@@ -153,6 +162,23 @@ def _no_skip(generation, reason):
     raise AssertionError(f"checkpoint {generation} damaged: {reason}")
 
 
+def test_ctrl_c_during_a_checkpoint_save_finishes_it(cache_dir, tmp_path):
+    run = tmp_path / "run"
+    proc = _patched("slowsave", 3.0, ["train", "--preset", "quickstart", "--out", run, *TINY], tmp_path, cache_dir, popen=True)
+    saving = lambda: (run / "checkpoints").is_dir() and any(".tmp-" in p.name for p in (run / "checkpoints").iterdir())
+    try:
+        _wait_for(saving, proc, what="a checkpoint being written")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    one_error_line(subprocess.CompletedProcess([], 130, out, err), 130, "stopped by SIGINT", "checkpoint written")
+    have = checkpoint.list_checkpoints(run)
+    assert have and not any(".tmp-" in p.name for p in (run / "checkpoints").iterdir())
+    assert [json.loads((run / "checkpoints" / f"gen_{g:06d}" / "manifest.json").read_text())["generation"] for g in have] == have
+
+
 @pytest.mark.parametrize("moment", ["0.6s", "2.5s", "after config.json"])
 def test_ctrl_c_during_start_up_is_one_line(cache_dir, tmp_path, moment):
     """No traceback, no segfault (2 of 6 tries segfaulted on the starting commit)."""
@@ -181,7 +207,7 @@ def test_watchdog_dumps_stacks_and_exits(tmp_path):
     run = tmp_path / "run"
     t0 = time.time()
     proc = _patched("hang", 0, ["train", "--preset", "quickstart", "--out", run, *TINY, "--watchdog_s", "3"], tmp_path, None)
-    line = one_error_line(proc, 3, "watchdog", "no progress", "watchdog-stacks.txt")
+    one_error_line(proc, 3, "watchdog", "no progress", "watchdog-stacks.txt")
     assert time.time() - t0 < 120
     stacks = (run / "watchdog-stacks.txt").read_text()
     assert "in call" in stacks  # the hung frame, from the dump
@@ -356,3 +382,34 @@ def test_no_fitness_spread_warns_once(tmp_path):
     assert err is None
     warned = [r["generation"] for r in recs if "warning" in r]
     assert warned == [4] and "no spread for 5 generations" in recs[4]["warning"]
+
+
+def test_read_only_run_directory_is_one_line_naming_the_path(tmp_path, capsys, monkeypatch):
+    """A read-only filesystem (simulated: this machine's tests run as root, which ignores
+    permissions) for --resume and for --out: one line with the path, nothing changed."""
+    import errno
+    import os
+    from pathlib import Path
+
+    run = fake_run(tmp_path / "run")
+    before = snapshot(run)
+    real_open, real_mkdir = os.open, Path.mkdir
+
+    def read_only_open(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+
+    def read_only_mkdir(self, *args, **kwargs):
+        if self.name == "new":
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only_open)
+    monkeypatch.setattr(Path, "mkdir", read_only_mkdir)
+    for argv, path in ([["train", "--resume", str(run)], run / ".lock"],
+                       [["train", "--preset", "quickstart", "--out", str(tmp_path / "new")], tmp_path / "new"]):  # fmt: skip
+        assert main(argv) == 2
+        err = error_lines(capsys.readouterr().err)
+        assert len(err) == 1 and "Read-only file system" in err[0] and str(path) in err[0], err
+    assert snapshot(run) == before
