@@ -34,7 +34,6 @@ _EXPORTS = {
     "MetaGradConfig": "discover.config",
     "ObjectiveConfig": "discover.config",
     "RunConfig": "discover.config",
-    "validate": "discover.validate",
     "make_lifetime": "discover.lifetime",
     "build": "discover.meta.run",
     "load_discovered": "discover.meta.run",

@@ -309,10 +309,17 @@ def _is_level_distribution(name: str) -> bool:
     return name in environments.DISTRIBUTION_NAMES
 
 
+def validate(cfg: RunConfig, purpose: str = "train") -> RunConfig:
+    """All checks of a run config, resolved (see discover.validate.validate)."""
+    from discover.validate import validate as _validate
+
+    return _validate(cfg, purpose)
+
+
 # Conversion to/from plain dicts and dotted command-line overrides (kept importable from here).
 from discover.config_io import apply_overrides, field_docs, from_dict, to_dict  # noqa: E402
 
 __all__ = [
     "AgentConfig", "ConfigError", "ESConfig", "EnvConfig", "LifetimeConfig", "MetaGradConfig",
-    "ObjectiveConfig", "RunConfig", "apply_overrides", "field_docs", "from_dict", "to_dict",
+    "ObjectiveConfig", "RunConfig", "apply_overrides", "field_docs", "from_dict", "to_dict", "validate",
 ]  # fmt: skip

@@ -178,16 +178,16 @@ def run(loop: Loop, state, start: int, stop_after: int | None = None, handle_sig
             if bad is not None:
                 loop.writer.wait()
                 raise RunError(
-                    f"generation {first + bad}: the ES mean became non-finite (NaN/inf); nothing after generation "
-                    f"{last_ckpt} was checkpointed; lower es.sigma or es.lr and start a new run"
+                    f"generation {first + bad}: the ES mean became non-finite (NaN/inf), so the run stopped; its newest "
+                    f"checkpoint holds {last_ckpt} generations; start a new run with a lower es.sigma or es.lr"
                 )
             stop = signals.requested()
-            checkpoint = gen - last_ckpt >= cfg.checkpoint_every or gen >= cfg.generations or stop is not None
-            if checkpoint:
+            save = gen - last_ckpt >= cfg.checkpoint_every or gen >= cfg.generations or stop is not None
+            if save:
                 loop.writer.submit(gen, state)
                 last_ckpt = gen
             flat_now = cfg.flat_warn_after > 0 and flat.run >= cfg.flat_warn_after
-            loop.progress.update(gen, k, records[-1], flat_now, checkpoint)
+            loop.progress.update(gen, k, records[-1], flat_now, save)
             if stop is not None:
                 loop.writer.wait()
                 loop.progress.close()
