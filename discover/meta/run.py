@@ -142,9 +142,11 @@ def _train(cfg, run_dir, resume, progress, stop_after, writer):
             write_json(run_dir / "config.json", to_dict(cfg))
             signals.set_phase("start-up", hint)
         built = build(cfg)
+        watchdog.beat("building the run's functions")
         k_init, k_obj, k_run, k_eval = _keys(cfg)
         init_params = built.objective.init(k_obj)
         state = built.meta.init(k_init, init_params)
+        watchdog.beat("initialising the meta-state")
         start = 0
         if resume:
             start, state = _restore(run_dir, state, cfg)
