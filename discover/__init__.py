@@ -37,6 +37,7 @@ _EXPORTS = {
     "make_lifetime": "discover.lifetime",
     "build": "discover.meta.run",
     "load_discovered": "discover.meta.run",
+    "load_initial": "discover.meta.run",
     "train": "discover.meta.run",
     "make_objective": "discover.objectives",
 }

@@ -71,18 +71,14 @@ def has_checkpoints(run_dir) -> bool:
 
 
 def host_leaves(state) -> list[np.ndarray]:
-    """The leaves of `state` as host numpy arrays. Arrays of a multi-process run are replicated,
-    so each process reads its own copy (a global array cannot be fetched as a whole)."""
+    """The leaves of `state` as host numpy arrays (PRNG keys as their key data)."""
     import jax
 
-    out = []
-    for x in jax.tree.leaves(state):
-        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            x = jax.random.key_data(x)
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            x = x.addressable_data(0)
-        out.append(np.asarray(x))
-    return out
+    from discover.distributed import to_host
+
+    is_key = lambda x: isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+    keys = lambda x: jax.random.key_data(x) if is_key(x) else x
+    return to_host([keys(x) for x in jax.tree.leaves(state)])
 
 
 def _encode(leaves) -> bytes:

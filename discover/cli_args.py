@@ -75,8 +75,9 @@ def add_config_options(parser: Parser, exclude: tuple = ()) -> list[str]:
 
 
 def parse(parser: Parser, argv) -> tuple[argparse.Namespace, list[tuple[str, str]]]:
-    """(namespace of the command's own options, [(field path, text)] config overrides in order
-    given). Raises HelpShown after printing --help, UsageError for a bad command line."""
+    """(namespace of the command's own options, [(field path, text)] config overrides; their
+    order does not matter). Raises HelpShown after printing --help, UsageError for a bad
+    command line."""
     try:
         ns, unknown = parser.parse_known_args(list(argv))
     except SystemExit as e:  # only --help exits (errors raise UsageError)
@@ -85,12 +86,7 @@ def parse(parser: Parser, argv) -> tuple[argparse.Namespace, list[tuple[str, str
         raise UsageError(f"bad arguments (see {parser.prog} --help)") from None
     if unknown:
         raise UsageError(_unknown(parser, unknown[0]))
-    overrides = []
-    order = {a: i for i, a in enumerate(argv)}
-    for key, value in vars(ns).items():
-        if key.startswith("cfg:") and value is not None:
-            overrides.append((key[4:], value))
-    overrides.sort(key=lambda kv: order.get(f"--{kv[0]}", len(order)))
+    overrides = [(key[4:], value) for key, value in vars(ns).items() if key.startswith("cfg:") and value is not None]
     return ns, overrides
 
 

@@ -45,8 +45,11 @@ class MetricsLog:
         if not self.enabled:
             return
         record = {k: _plain(v) for k, v in record.items()}
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as e:  # e.g. a full disk: say which file
+            raise OSError(e.errno, e.strerror, str(self.path)) from None
         if self.wandb is not None:
             self.wandb.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=record["generation"])
 
@@ -87,6 +90,9 @@ def write_bytes(path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
+    except OSError as e:  # e.g. a full disk or a read-only directory: say which file
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
