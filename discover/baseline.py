@@ -6,13 +6,16 @@ not change results, since every update's key depends only on its index n.
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from discover import rundir, signals
 from discover.config import to_dict
 from discover.curricula import make_task
 from discover.lifetime import make_lifetime
@@ -21,11 +24,18 @@ from discover.objectives import make_objective
 
 
 def run_baseline(cfg, run_dir, seeds: int = 1, chunk: int = 50, progress: bool = True) -> dict:
-    """Train `seeds` agents (vmapped) with cfg.objective on cfg.env; write the run directory."""
-    if cfg.objective.name not in ("ppo", "a2c", "dpo"):
-        raise ValueError(f"baseline trains a hand-designed objective (ppo, a2c, dpo), not {cfg.objective.name!r}")
+    """Train `seeds` agents (vmapped) with cfg.objective on cfg.env in a new run directory
+    (validated first, locked while it is written; never an existing run or file)."""
+    from discover.validate import validate
+
+    cfg = validate(cfg, "baseline")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with rundir.open_new(run_dir, "baseline"):
+        signals.set_phase("the baseline training", f"{run_dir} is incomplete: start again with a new --out")
+        return _run(cfg, run_dir, seeds, chunk, progress)
+
+
+def _run(cfg, run_dir, seeds, chunk, progress):
     write_json(run_dir / "config.json", to_dict(cfg))  # seeds are recorded in summary.json
     objective = make_objective(cfg.objective)
     task = make_task(cfg.env, cfg.lifetime)
@@ -52,7 +62,7 @@ def run_baseline(cfg, run_dir, seeds: int = 1, chunk: int = 50, progress: bool =
     log = MetricsLog(run_dir)
     log.path.write_text("")
     bar = None
-    if progress:
+    if progress and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=n_updates, unit="upd", dynamic_ncols=True)
@@ -79,7 +89,9 @@ def run_baseline(cfg, run_dir, seeds: int = 1, chunk: int = 50, progress: bool =
     curve = np.stack(returns, axis=1)
     from discover.plots import plot_learning_curve
 
-    plot_learning_curve(curve, run_dir / "learning_curve.png", f"{cfg.objective.name} on {cfg.env.name}")
+    with warnings.catch_warnings():  # updates in which no episode ended are NaN, by design
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plot_learning_curve(curve, run_dir / "learning_curve.png", f"{cfg.objective.name} on {cfg.env.name}")
     steps = n_updates * cfg.lifetime.num_envs * cfg.lifetime.rollout_len
     summary = {
         "objective": cfg.objective.name,

@@ -107,6 +107,11 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
     """
     acfg, ocfg, lcfg = cfg.agent, cfg.objective, cfg.lifetime
     num_envs, num_steps = lcfg.num_envs, lcfg.rollout_len
+    if lcfg.eval_steps < 1:
+        raise ValueError(
+            "lifetime.eval_steps=0 means the environment's episode limit; resolve it first "
+            "(discover.validate.resolve) or set it"
+        )
     nets = make_networks(
         acfg, env.num_actions, objective.head, objective.aux_size, image_shape_of(env, env_params)
     )

@@ -1,1 +1,27 @@
-"""Shared test set-up."""
+"""Shared test set-up: a tiny finished run made by the CLI, and the compilation cache it fills."""
+
+import os
+
+import pytest
+
+# Tests never write into the user's persistent compilation cache (~/.cache/discover/jax); tests
+# that share compiled programs pass their own JAX_COMPILATION_CACHE_DIR.
+os.environ.setdefault("DISCOVER_COMPILATION_CACHE", "0")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    """A persistent XLA cache shared by every subprocess run of the tiny config."""
+    return tmp_path_factory.mktemp("xla_cache")
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, cache_dir):
+    """A finished tiny run made by `discover train --preset quickstart ...` (do not modify it:
+    copy it first)."""
+    from tests.runs import TINY, cli, ok
+
+    work = tmp_path_factory.mktemp("finished")
+    out = work / "run"
+    ok(cli(["train", "--preset", "quickstart", "--out", out, *TINY], cwd=work, cache_dir=cache_dir))
+    return out

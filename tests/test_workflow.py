@@ -23,7 +23,7 @@ def tiny_quickstart(generations=2):
         cfg, generations=generations, checkpoint_every=1,
         agent=dataclasses.replace(cfg.agent, hidden=(8,)),
         objective=dataclasses.replace(cfg.objective, lpo_hidden=8),
-        lifetime=dataclasses.replace(cfg.lifetime, num_envs=2, rollout_len=8, lifetime=4, eval_envs=2, eval_steps=20),
+        lifetime=dataclasses.replace(cfg.lifetime, num_envs=2, rollout_len=8, lifetime=4, eval_envs=2, eval_steps=0),
         es=dataclasses.replace(cfg.es, population=4),
     )
 

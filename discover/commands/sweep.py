@@ -36,7 +36,7 @@ def base_config(preset, objective):
     import dataclasses
 
     from discover.presets import get_preset
-    from discover.train_agent import resolve_objective
+    from discover.agent_training import resolve_objective
 
     pre = resolve_objective(objective) if objective else None
     if preset is None:

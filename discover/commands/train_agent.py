@@ -14,9 +14,9 @@ from discover.commands._args import Parser, parse, positive_int
 
 
 def make_parser() -> Parser:
-    from discover import train_agent
+    from discover import agent_training
 
-    p = Parser(prog="discover train-agent", description=train_agent.__doc__, formatter_class=RawDescriptionHelpFormatter)
+    p = Parser(prog="discover train-agent", description=agent_training.__doc__, formatter_class=RawDescriptionHelpFormatter)
     p.add_argument("--objective", required=True,
                    help="a shipped name (see `discover pretrained`), a run directory, or ppo / a2c / dpo")
     p.add_argument("--seeds", type=positive_int, default=4, help="agents, vmapped in one program (default 4)")
@@ -32,7 +32,7 @@ def main(argv) -> int:
     from discover.config import to_dict
     from discover.evaluate import summarise
     from discover.plots import plot_learning_curve
-    from discover.train_agent import train_agent
+    from discover.agent_training import train_agent
 
     args, overrides = parse(make_parser(), argv, sections=("env", "agent", "lifetime", "objective"))
     env = dict(overrides).get("env.name")

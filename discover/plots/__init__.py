@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from discover.plots.curriculum import has_curriculum, plot_curriculum
 from discover.plots.evaluation import plot_env_bars, plot_eval_curves, plot_evaluation, plot_horizons
 from discover.plots.interpret import plot_lpg_interpretation
 from discover.plots.run import drift_grid, plot_drifts, plot_generalisation, plot_learning_curve, plot_meta_curve
 
 __all__ = [
-    "drift_grid", "plot_directory", "plot_drifts", "plot_env_bars", "plot_eval_curves", "plot_evaluation",
+    "has_curriculum", "drift_grid", "plot_curriculum", "plot_directory", "plot_drifts", "plot_env_bars", "plot_eval_curves", "plot_evaluation",
     "plot_generalisation", "plot_horizons", "plot_learning_curve", "plot_lpg_interpretation", "plot_meta_curve",
     "plot_run",
 ]
@@ -28,6 +29,8 @@ def plot_run(run_dir, cfg, built, params) -> None:
     records = MetricsLog(run_dir).read()
     if records:
         plot_meta_curve(records, run_dir / "meta_training.png")
+        if has_curriculum(records):
+            plot_curriculum(records, run_dir / "curriculum.png")
     if cfg.objective.name in ("lpo", "ta-lpo"):
         plot_drifts(cfg.objective, params, run_dir / "drift.png", _initial(run_dir, built.objective))
 

@@ -1,7 +1,7 @@
 """`discover plot DIR`: every figure a directory's saved data supports, without retraining.
 
 What is plotted depends on what DIR holds:
-  metrics.jsonl of a meta-training run  -> meta_training.(fmt)
+  metrics.jsonl of a meta-training run  -> meta_training.(fmt) (and curriculum.(fmt) with level replay)
   an LPO / TA-LPO run's discovered.msgpack -> drift.(fmt) (with the initial drift if saved)
   an LPG / TA-LPG run's discovered.msgpack -> lpg_interpretation.(fmt); its data is computed
     once by training a few agents with the saved LPG (no meta-training) and cached in
@@ -58,6 +58,9 @@ def plot_directory(path, fmt: str = "png", recompute: bool = False, log=print) -
     if records and "fitness_mean" in records[0]:
         written.append(run_dir / f"meta_training.{fmt}")
         plots.plot_meta_curve(records, written[-1])
+        if plots.has_curriculum(records):
+            written.append(run_dir / f"curriculum.{fmt}")
+            plots.plot_curriculum(records, written[-1])
     elif records and "return_mean" in records[0]:
         curve = np.array([[np.nan if r["return_mean"] is None else r["return_mean"] for r in records]])
         steps = cfg.lifetime.num_envs * cfg.lifetime.rollout_len if cfg else 1

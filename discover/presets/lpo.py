@@ -20,7 +20,8 @@ def quickstart() -> RunConfig:
         env=EnvConfig("CartPole-v1"),
         agent=AgentConfig(hidden=(32, 32), activation="tanh", lr=1e-2, anneal_lr=True),
         objective=ObjectiveConfig(name="ta-lpo", epochs=2, minibatches=2, lpo_hidden=32, lpo_init_scale=3.0),
-        lifetime=LifetimeConfig(num_envs=4, rollout_len=32, lifetime=24, eval_envs=8, eval_steps=200),
+        # eval_steps 0: CartPole's own episode limit (500), so evaluation never caps a return.
+        lifetime=LifetimeConfig(num_envs=4, rollout_len=32, lifetime=24, eval_envs=8, eval_steps=0),
         es=ESConfig(population=16, sigma=0.1, lr=5e-2, shaping="winloss"),
     )
 

@@ -91,11 +91,11 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_driver(src: Path, overrides: dict, reps: int, timeout: float = 3600) -> dict:
-    """Time generations of ta-lpg-gridworld with `overrides` using the code under `src`."""
+def run_driver(src: Path, overrides: dict, reps: int, timeout: float = 3600, preset: str = "ta-lpg-gridworld") -> dict:
+    """Time generations of `preset` with `overrides` using the code under `src`, in a fresh process."""
     path = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONPATH=path)
-    arg = json.dumps(dict(preset="ta-lpg-gridworld", overrides=overrides, reps=reps))
+    arg = json.dumps(dict(preset=preset, overrides=overrides, reps=reps))
     proc = subprocess.run([sys.executable, "-c", DRIVER, arg], env=env, cwd=src, capture_output=True,
                           text=True, timeout=timeout)
     line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
@@ -104,6 +104,7 @@ def run_driver(src: Path, overrides: dict, reps: int, timeout: float = 3600) -> 
     out = json.loads(line[len("RESULT "):])
     steps = [m["env_steps"] for m in out["metrics"]]
     out["gen_s_min"] = min(out["times_s"])
+    out["gen_s_mean"] = sum(out["times_s"]) / len(out["times_s"])
     out["gen_s_median"] = sorted(out["times_s"])[len(out["times_s"]) // 2]
     out["useful_steps_per_s"] = sum(steps) / sum(out["times_s"])
     out["utilisation"] = [m.get("utilisation") for m in out["metrics"]]

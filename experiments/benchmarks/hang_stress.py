@@ -70,7 +70,7 @@ def _init(env_name, distribution, torso):
     cfg = types.SimpleNamespace(
         agent=AgentConfig(torso=torso, hidden=(64,) if torso != "linear" else ()),
         objective=ObjectiveConfig(name="ppo"),
-        lifetime=LifetimeConfig(num_envs=4, rollout_len=8, lifetime=1),
+        lifetime=LifetimeConfig(num_envs=4, rollout_len=8, lifetime=1, eval_steps=1),
     )
     task = make_task(EnvConfig(env_name, distribution), cfg.lifetime)
     lt = make_lifetime(cfg, make_objective(cfg.objective), task.env, task.template, 1)

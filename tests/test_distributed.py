@@ -1,0 +1,55 @@
+"""A multi-process run through jax.distributed on one machine: two processes with two forced
+CPU devices each (CPU collectives over gloo) give exactly the single-process run, only process 0
+writes the run directory, and a distributed resume (extending the run) works."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.runs import TINY, assert_same_metrics, assert_same_params, env_for, records
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(args, cwd, cache_dir):
+    """`discover ARGS` as processes 0 and 1 of a 2-process run; returns their CompletedProcess."""
+    port = _free_port()
+    procs = []
+    for i in range(2):
+        env = env_for(cache_dir, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES=2, JAX_PROCESS_ID=i,
+                      JAX_PLATFORMS="cpu")  # fmt: skip
+        env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
+        procs.append(subprocess.Popen([sys.executable, "-m", "discover.cli", *map(str, args)], cwd=cwd, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    out = []
+    try:
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=900)
+            out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    finally:
+        for p in procs:
+            p.kill()
+    for i, p in enumerate(out):
+        assert p.returncode == 0, f"process {i}: rc={p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}"
+    return out
+
+
+@pytest.mark.slow
+def test_two_process_run_equals_one_process_and_resumes(finished_run, tmp_path):
+    run = tmp_path / "run"
+    short = [*TINY, "--generations", "2"]
+    p0, p1 = _launch(["train", "--preset", "quickstart", "--out", run, *short, "--distributed", "true"], tmp_path, None)
+    assert "run directory" in p0.stdout and "run directory" not in p1.stdout
+    # process 1 wrote nothing: it never took the lock (it would have been refused) or a line
+    assert [r["generation"] for r in records(run)] == [0, 1]
+    # resume on both processes (distributed comes from config.json) and extend to 4 generations
+    _launch(["train", "--resume", run, "--generations", "4"], tmp_path, None)
+    assert_same_params(finished_run, run)
+    assert_same_metrics(finished_run, run, 4)
