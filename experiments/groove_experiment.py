@@ -14,11 +14,13 @@ Curricula (everything else is the `groove-tabular-cpu` preset: tabular SGD agent
 Every (curriculum, seed) is one run directory (skipped if it already finished, so the script
 resumes). Each discovered LPG then trains fresh tabular agents for N = 50 updates, `eval-seeds`
 seeds per environment, on:
+  small    fresh levels of the training distribution (none of them was trained on)
   medium   levels of the `medium` tabular distribution (grids 6-8, 2-4 objects): held out
   dense, long   the named 11x11 tabular levels: held out
   chain    the delayed chain MDP: a held-out environment family
-Score = (return - random policy) / (A2C - random policy), A2C trained with the same agent and
-budget on the same levels and seeds. Reported per curriculum: mean and IQM over all meta-seeds x
+Score = (return - R) / (A - R) with A and R the mean returns of A2C (same agent and budget, same
+levels and seeds) and of the uniform random policy on that environment (levels vary a lot, and
+per-level ratios explode where A2C barely beats random on a level). Reported per curriculum: mean and IQM over all meta-seeds x
 evaluation seeds, with percentile-bootstrap 95% CIs, and each meta-seed's mean. Writes
 results.json, results.md and a figure into --out.
 """
@@ -41,6 +43,7 @@ CURRICULA = {
     "optimal_regret": dict(name="plr", score="optimal_regret"),
 }
 EVAL_ENVS = {
+    "small": ("gridworld", "small"),
     "medium": ("gridworld", "medium"),
     "dense": ("gridworld", "dense"),
     "long": ("gridworld", "long"),
@@ -111,9 +114,7 @@ def evaluate(found: dict, eval_seeds: int, lifetime: int) -> dict:
         out["scores"][env_label], out["returns"][env_label] = {}, {}
         for c in curricula:
             rets = np.stack([grid("lpg", found[(c, s)]) for s in seeds])  # [meta-seeds, eval seeds]
-            # Per level: (ret - random) / (A2C - random) with A2C and random on that same level.
-            gap = a2c - rand
-            norm = np.where(np.abs(gap) > 1e-6, (rets - rand) / np.where(np.abs(gap) > 1e-6, gap, 1.0), np.nan)
+            norm = ev.normalised_score(rets, a2c.mean(), rand.mean())
             out["scores"][env_label][c] = norm.tolist()
             out["returns"][env_label][c] = rets.tolist()
         log(f"  evaluated {env_label} in {time.time() - t0:.0f}s")

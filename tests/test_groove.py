@@ -149,3 +149,36 @@ def test_resume_with_a_level_buffer_is_bit_identical(tmp_path, cache_dir):
     assert manifest(tmp_path / "a")["sha256"] == manifest(tmp_path / "b")["sha256"]
     data = np.load(tmp_path / "a" / "checkpoints" / "gen_000006" / "arrays.npz")
     assert any(a.dtype == bool and a.shape == (4,) and a.all() for a in data.values())  # the buffer's `evaluated`
+
+
+@pytest.mark.slow
+def test_meta_gradients_with_level_replay_score_levels_when_lifetimes_end():
+    """GROOVE's Algorithm 1: meta-gradient LPG whose agents, when their lifetime ends, write their
+    level's score into the buffer and draw the next level; levels in use are never drawn twice."""
+    import jax
+
+    from discover.config import apply_overrides
+    from discover.meta.run import _keys, build, make_multi_generation
+    from discover.presets import get_preset
+
+    cfg = apply_overrides(get_preset("lpg-gridworld-cpu"), [
+        ("curriculum.name", "plr"), ("curriculum.buffer_size", "8"), ("lifetime.lifetime_scale", "0.02"),
+        ("objective.lpg_hidden", "4"), ("lifetime.eval_steps", "20"),
+    ])  # fmt: skip
+    built = build(cfg)
+    k_init, k_obj, k_run, _ = _keys(cfg)
+    state = built.meta.init(k_init, built.objective.init(k_obj))
+    step = make_multi_generation(built.meta, 1)
+    inserted = ran = replays = 0
+    for _ in range(8):
+        state, m = step(state, k_run)
+        inserted += int(m["levels_inserted"][0])
+        ran += int(m["antagonist_lifetimes"][0])
+        replays += int(m["replay"][0])
+        buf = state.curriculum_state
+        slots = np.asarray(state.level_slot)
+        used = slots[slots >= 0]
+        assert len(set(used.tolist())) == len(used)  # no level in use twice
+        np.testing.assert_array_equal(np.flatnonzero(np.asarray(buf.in_use)), np.sort(used))
+        assert np.all(np.isfinite(np.asarray(buf.scores)[np.asarray(buf.evaluated)]))
+    assert inserted > 0 and ran > 0 and replays > 0
