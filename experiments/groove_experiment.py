@@ -16,7 +16,7 @@ resumes). Each discovered LPG then trains fresh tabular agents for N = 50 update
 seeds per environment, on:
   small    fresh levels of the training distribution (none of them was trained on)
   medium   levels of the `medium` tabular distribution (grids 6-8, 2-4 objects): held out
-  dense, long   the named 11x11 tabular levels: held out
+  sparse, long  the named 11x11 tabular levels: held out
   chain    the delayed chain MDP: a held-out environment family
 Score = (return - R) / (A - R) with A and R the mean returns of A2C (same agent and budget, same
 levels and seeds) and of the uniform random policy on that environment (levels vary a lot, and
@@ -45,7 +45,7 @@ CURRICULA = {
 EVAL_ENVS = {
     "small": ("gridworld", "small"),
     "medium": ("gridworld", "medium"),
-    "dense": ("gridworld", "dense"),
+    "sparse": ("gridworld", "sparse"),
     "long": ("gridworld", "long"),
     "chain": ("chain", ""),
 }
@@ -121,6 +121,22 @@ def evaluate(found: dict, eval_seeds: int, lifetime: int) -> dict:
     return out
 
 
+def hierarchical_ci(x, stat, n_boot: int = 2000, seed: int = 0):
+    """95% percentile-bootstrap CI of stat over x [meta-seeds, eval seeds], resampling meta-seeds
+    and then evaluation seeds within each (a meta-training seed, not an evaluation seed, is the
+    unit a new run would redraw, so its variation must enter the interval)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    m, s = x.shape
+    stats = []
+    for _ in range(n_boot):
+        rows = x[rng.integers(0, m, m)]
+        cols = rng.integers(0, s, (m, s))
+        stats.append(stat(np.take_along_axis(rows, cols, 1).ravel()))
+    return float(np.quantile(stats, 0.025)), float(np.quantile(stats, 0.975))
+
+
 def summarise(results: dict) -> dict:
     import numpy as np
 
@@ -131,9 +147,13 @@ def summarise(results: dict) -> dict:
         table[env_label] = {}
         for c, scores in per.items():
             x = np.asarray(scores, dtype=float)
-            pooled = x[np.isfinite(x)]
-            table[env_label][c] = {**ev.summarise(pooled), "per_seed_mean": np.nanmean(x, axis=1).tolist(),
-                                   "n": int(pooled.size)}
+            if not np.isfinite(x).all():  # A2C did not beat random on this environment
+                table[env_label][c] = {k: float("nan") for k in ("mean", "iqm", "ci_lo", "ci_hi", "iqm_lo", "iqm_hi")}
+                continue
+            lo, hi = hierarchical_ci(x, np.mean)
+            ilo, ihi = hierarchical_ci(x, ev.iqm)
+            table[env_label][c] = dict(mean=float(x.mean()), iqm=ev.iqm(x), ci_lo=lo, ci_hi=hi, iqm_lo=ilo, iqm_hi=ihi,
+                                       per_seed_mean=x.mean(1).tolist(), n=int(x.size))
     return table
 
 
@@ -145,7 +165,9 @@ def write(out: Path, results: dict, table: dict, meta: dict) -> None:
     lines = [f"# GROOVE on CPU ({meta['machine']}, {meta['wall_s'] / 60:.0f} min)", "",
              f"{meta['seeds']} meta-training seeds x {meta['generations']} generations x {meta['population']} members "
              f"per curriculum (preset groove-tabular-cpu); {meta['eval_seeds']} evaluation seeds per environment at "
-             f"N = {meta['lifetime']} updates. Normalised score: (return - random) / (A2C - random).", ""]
+             f"N = {meta['lifetime']} updates. Normalised score: (return - random) / (A2C - random), with A2C's and the "
+             "random policy's mean returns on that environment. Intervals: 95% bootstrap over meta-training seeds, "
+             "then evaluation seeds within each.", ""]
     for stat, lo, hi in (("iqm", "iqm_lo", "iqm_hi"), ("mean", "ci_lo", "ci_hi")):
         lines += [f"**{stat.upper()} [95% bootstrap CI]**", "", "| curriculum | " + " | ".join(table) + " |",
                   "|---|" + "---|" * len(table)]

@@ -182,3 +182,16 @@ def test_meta_gradients_with_level_replay_score_levels_when_lifetimes_end():
         np.testing.assert_array_equal(np.flatnonzero(np.asarray(buf.in_use)), np.sort(used))
         assert np.all(np.isfinite(np.asarray(buf.scores)[np.asarray(buf.evaluated)]))
     assert inserted > 0 and ran > 0 and replays > 0
+
+
+@pytest.mark.slow
+def test_groove_experiment_quick_runs_end_to_end(tmp_path):
+    import json
+
+    from experiments.groove_experiment import main
+
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert set(res["summary"]) == {"small", "medium", "dense", "long", "chain"}
+    assert set(res["summary"]["chain"]) == {"dr", "groove"}
+    assert (tmp_path / "groove_experiment.png").stat().st_size > 10_000

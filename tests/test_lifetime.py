@@ -122,7 +122,8 @@ def test_lpg_trains_a_few_updates_without_nan():
     assert lt.nets.head == "predictor" and lt.nets.aux_size == cfg.objective.lpg_m
     key = jax.random.key(0)
     obj_params = jax.jit(obj.init)(jax.random.key(1))
-    state, metrics = jax.jit(lt.train)(obj_params, env_params, 3, key)
+    train = jax.jit(lt.train)
+    state, metrics = train(obj_params, env_params, 3, key)
     for leaf in jax.tree.leaves(state.params):
         assert bool(jnp.all(jnp.isfinite(leaf)))
     init_state = lt.init(jax.random.split(key, 3)[0], env_params)
@@ -134,6 +135,11 @@ def test_lpg_trains_a_few_updates_without_nan():
         assert diff > 0.0, part
     assert np.isfinite(float(metrics.final_return))
     assert float(metrics.episodes.sum()) >= 1
+    # A NaN LPG makes the agent diverge: its fitness is NaN (ranked last by ES), even though a
+    # diverged agent's evaluation return can look finite (NaN logits always sample action 0).
+    nan_params = jax.tree.map(lambda x: jnp.full_like(x, jnp.nan), obj_params)
+    _, nan_metrics = train(nan_params, env_params, 3, key)
+    assert np.isnan(float(nan_metrics.final_return))
 
 
 @pytest.mark.slow

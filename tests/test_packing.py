@@ -61,7 +61,10 @@ def _lifetime(objective, env="CartPole-v1", distribution="", max_n=5, **agent):
     return make_lifetime(cfg, obj, task.env, task.template, max_n), obj, task
 
 
-@pytest.mark.parametrize("objective,env,distribution", [("ta-lpo", "CartPole-v1", ""), ("ta-lpg", "gridworld", "all_vrandlife")])
+@pytest.mark.parametrize("objective,env,distribution", [
+    ("ta-lpo", "CartPole-v1", ""),
+    pytest.param("ta-lpg", "gridworld", "all_vrandlife", marks=pytest.mark.slow),  # LPG NaN: also test_lifetime
+])
 def test_packed_agents_equal_agents_trained_alone(objective, env, distribution):
     """Six tasks with their own N, objective parameters and levels in 3 slots; task 2's objective
     is NaN, so its agent diverges and must score NaN both ways (a diverged agent can still

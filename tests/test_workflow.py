@@ -16,22 +16,13 @@ from discover.config import AgentConfig, LifetimeConfig, ObjectiveConfig
 from discover.presets import get_preset
 
 
-def tiny_quickstart(generations=2):
-    """The quickstart preset shrunk to seconds: 2 generations x 4 members, 4-update lifetimes."""
-    cfg = get_preset("quickstart")
-    return dataclasses.replace(
-        cfg, generations=generations, checkpoint_every=1,
-        agent=dataclasses.replace(cfg.agent, hidden=(8,)),
-        objective=dataclasses.replace(cfg.objective, lpo_hidden=8),
-        lifetime=dataclasses.replace(cfg.lifetime, num_envs=2, rollout_len=8, lifetime=4, eval_envs=2, eval_steps=0),
-        es=dataclasses.replace(cfg.es, population=4),
-    )
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, finished_run):
+    """A copy of the suite's tiny finished quickstart run (4 generations, checkpoints 2-4 kept)."""
+    import shutil
+
     path = tmp_path_factory.mktemp("workflow") / "run"
-    discover.train(tiny_quickstart(), path, progress=False)
+    shutil.copytree(finished_run, path, ignore=shutil.ignore_patterns(".lock"))
     return path
 
 
@@ -75,29 +66,29 @@ def test_evaluate_checkpoint_is_deterministic_and_is_the_es_mean(run_dir, capsys
     # The last checkpoint's ES mean is what the run returned as discovered.msgpack.
     cfg = load_config(run_dir)
     _, discovered = load_discovered(run_dir, cfg)
-    for a, b in zip(jax.tree.leaves(checkpoint_mean(run_dir, cfg, 2)), jax.tree.leaves(discovered)):
+    for a, b in zip(jax.tree.leaves(checkpoint_mean(run_dir, cfg, 4)), jax.tree.leaves(discovered)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
     # (The same seeds and horizons as the next test, so its programs are compiled once per process.)
-    argv = ["evaluate", str(run_dir), "--checkpoint", "1", "--seeds", "2", "--horizons", "1,2", "--no-plots"]
+    argv = ["evaluate", str(run_dir), "--checkpoint", "3", "--seeds", "2", "--horizons", "1,2", "--no-plots"]
     assert main(argv + ["--out", str(run_dir / "eval_a")]) == 0
     assert main(argv + ["--out", str(run_dir / "eval_b")]) == 0
     out = capsys.readouterr().out
-    assert "ta-lpo@gen1" in out and "ppo" in out
+    assert "ta-lpo@gen3" in out and "ppo" in out
     a, b = _returns(run_dir / "eval_a"), _returns(run_dir / "eval_b")
     assert a == b and len(a) == 1 + 2 * 2 * 2  # header + 2 methods x 2 horizons x 2 seeds
-    # ... and checkpoint 1 is a different objective from checkpoint 2 (the comparison is not vacuous).
-    assert not np.allclose(jax.tree.leaves(checkpoint_mean(run_dir, cfg, 1))[0], jax.tree.leaves(discovered)[0])
+    # ... and checkpoint 3 is a different objective from checkpoint 4 (the comparison is not vacuous).
+    assert not np.allclose(jax.tree.leaves(checkpoint_mean(run_dir, cfg, 3))[0], jax.tree.leaves(discovered)[0])
 
 
 def test_evaluate_then_plot_write_tables_and_figures(run_dir, capsys):
     assert main(["evaluate", str(run_dir), "--seeds", "2", "--horizons", "1,2"]) == 0
     out = capsys.readouterr().out
-    assert "N_ref = 4 updates" in out and "CartPole-v1" in out
+    assert "N_ref = 3 updates" in out and "CartPole-v1" in out
     ev_dir = run_dir / "eval"
     results = json.loads((ev_dir / "results.json").read_text())
-    assert results["envs"]["CartPole-v1"]["lifetimes"] == [4, 8]
-    # Evaluation episodes run to CartPole's own limit, not the run's 20-step evaluation.
+    assert results["envs"]["CartPole-v1"]["lifetimes"] == [3, 6]
+    # Evaluation episodes run to CartPole's own limit.
     assert results["envs"]["CartPole-v1"]["lifetime"]["eval_steps"] == 500
     rows = {(r["method"], r["multiple"]): r for r in results["rows"]}
     assert set(rows) == {("ta-lpo", 1.0), ("ta-lpo", 2.0), ("ppo", 1.0), ("ppo", 2.0)}

@@ -20,7 +20,6 @@ class Curriculum(NamedTuple):
 
     init: Callable
     sample: Callable
-    update: Callable
 
 
 class Task(NamedTuple):
@@ -45,7 +44,7 @@ def make_domain_randomisation(distribution) -> Curriculum:
         levels, lifetimes = jax.vmap(distribution.sample)(jax.random.split(key, n))
         return state, levels, jnp.asarray(lifetimes, jnp.int32)
 
-    return Curriculum(init=lambda key: jnp.zeros((), jnp.int32), sample=sample, update=lambda s, levels, scores: s)
+    return Curriculum(init=lambda key: jnp.zeros((), jnp.int32), sample=sample)
 
 
 class _Scaled(NamedTuple):
