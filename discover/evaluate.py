@@ -120,13 +120,13 @@ def verdict(a: dict, b: dict) -> str:
 
 
 def _env(env_name: str, level):
-    """(wrapped env, EnvParams): level None = default, str = named gridworld level, else EnvParams."""
-    env, params = environments.make(env_name)
+    """(wrapped env, EnvParams): level None = default, str = a named gridworld level (through the
+    one resolver, environments.resolve), else the EnvParams given."""
     if isinstance(level, str):
-        params, _ = environments.get_level(level)
-    elif level is not None:
-        params = level
-    return env, params
+        env, params, _ = environments.resolve(env_name, level)
+        return env, params
+    env, params = environments.make(env_name)
+    return env, params if level is None else level
 
 
 def _setup(cfg, objective, agent_cfg, lifetime_cfg):

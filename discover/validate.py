@@ -20,25 +20,14 @@ PURPOSES = ("train", "baseline")
 
 
 def check_names(env_cfg) -> None:
-    """env.name and env.distribution name entries of the environment registry."""
+    """env.name and env.distribution name entries of the environment registry (the one resolver,
+    environments.resolve, whose checks these are)."""
     import environments
 
-    envs = environments.list_envs()
-    if env_cfg.name not in envs:
-        raise ConfigError(f"env.name={env_cfg.name!r} is not a registered environment; choose from: {', '.join(envs)}")
-    dist = env_cfg.distribution
-    if not dist:
-        return
-    names = tuple(environments.LEVEL_NAMES) + tuple(environments.DISTRIBUTION_NAMES)
-    if "+" in dist:
-        try:
-            environments.get_distribution(dist)
-        except ValueError as e:
-            raise ConfigError(f"env.distribution: {e}") from None
-    elif dist not in names:
-        raise ConfigError(f"env.distribution={dist!r} is unknown; choose from: {', '.join(names)} (or named levels joined by '+')")
-    if env_cfg.name != "gridworld":
-        raise ConfigError(f"env.distribution={dist!r} is a gridworld level set; it needs env.name=gridworld, not {env_cfg.name!r}")
+    try:
+        environments.check_names(env_cfg.name, env_cfg.distribution)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _limit(params):

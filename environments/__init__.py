@@ -32,12 +32,12 @@ from environments.levels import (
     get_level,
 )
 from environments.registry import FloatObservationWrapper, list_envs, make, wrap
-from environments.resolve import Resolved, resolve
+from environments.resolve import Resolved, check_names, resolve
 
 __all__ = [
     "MAX_CHAIN_LENGTH", "ChainParams", "DelayedChain", "make_chain_params", "sample_chain_params",
     "MAX_OBJECTS", "MAX_SIZE", "NUM_TYPES", "GridParams", "GridState", "GridWorld",
     "make_grid_params", "DISTRIBUTION_NAMES", "LEVEL_NAMES", "RANDOM_LEVELS", "TABULAR_LEVELS",
     "FixedLevel", "GridDistribution", "LevelMixture", "get_distribution", "get_level",
-    "FloatObservationWrapper", "list_envs", "make", "wrap", "Resolved", "resolve",
+    "FloatObservationWrapper", "list_envs", "make", "wrap", "Resolved", "check_names", "resolve",
 ]

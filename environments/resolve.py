@@ -25,6 +25,29 @@ class Resolved(NamedTuple):
     levels: object | None
 
 
+def check_names(name: str, distribution: str = "") -> None:
+    """Raise a one-line ValueError unless `name` is a registered environment and `distribution`
+    names a level set of it (cheap: nothing is built)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"env.name={name!r} is not a registered environment; choose from: {', '.join(_REGISTRY)}")
+    if not distribution:
+        return
+    if "+" not in distribution and distribution not in DISTRIBUTION_NAMES + LEVEL_NAMES:
+        raise ValueError(
+            f"env.distribution={distribution!r} is unknown; choose from: "
+            f"{', '.join(DISTRIBUTION_NAMES + LEVEL_NAMES)} (or named levels joined by '+')"
+        )
+    if name != "gridworld":
+        raise ValueError(
+            f"env.distribution={distribution!r} is a gridworld level set; it needs env.name=gridworld, not {name!r}"
+        )
+    if "+" in distribution:
+        try:
+            get_distribution(distribution)
+        except ValueError as e:
+            raise ValueError(f"env.distribution: {e}") from None
+
+
 def resolve(name: str, distribution: str = "") -> Resolved:
     """The environment `name` (any of list_envs()) with the level set `distribution`.
 
@@ -33,8 +56,7 @@ def resolve(name: str, distribution: str = "") -> Resolved:
     A gridworld whose levels are all tabular with a fixed start gets the cheaper tabular-only env.
     Raises ValueError with a one-line message naming the valid choices.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown environment {name!r}; choose from: {', '.join(_REGISTRY)}")
+    check_names(name, distribution)
     if not distribution:
         if name == "gridworld" or name.startswith("gridworld-"):
             level = name.partition("-")[2] or "dense"
@@ -42,15 +64,6 @@ def resolve(name: str, distribution: str = "") -> Resolved:
             return resolve("gridworld", level) if is_tabular(params) else Resolved(env, params, None)
         env, params = make(name)
         return Resolved(env, params, None)
-    if name != "gridworld":
-        raise ValueError(
-            f"env.distribution={distribution!r} is a gridworld level set; it needs env.name=gridworld, not {name!r}"
-        )
-    if "+" not in distribution and distribution not in DISTRIBUTION_NAMES + LEVEL_NAMES:
-        raise ValueError(
-            f"env.distribution={distribution!r} is unknown; choose from: "
-            f"{', '.join(DISTRIBUTION_NAMES + LEVEL_NAMES)} (or named levels joined by '+')"
-        )
     levels = get_distribution(distribution)
     template = jax.jit(levels.sample)(jax.random.key(0))[0]  # jitted: eager sampling is slow
     env, _ = make("gridworld", params=template, tabular_only=levels.tabular_only)
