@@ -20,6 +20,8 @@ OPTIMIZERS = ("adam", "sgd")
 FITNESS = ("final", "auc", "normalised")
 SHAPING = ("winloss", "centered_rank", "z_score", "raw")
 META_OPTIMIZERS = ("es", "metagrad")
+# KL(y || y_hat) (the LPG paper and GROOVE code) or KL(y_hat || y) in the LPG agent loss.
+LPG_KL_DIRECTIONS = ("y_yhat", "yhat_y")
 
 
 class ConfigError(ValueError):
@@ -102,6 +104,9 @@ class ObjectiveConfig:
     lpg_embed: tuple = (16, 1)
     lpg_hidden: int = 256
     lpg_alpha_y: float = 0.5
+    # Direction of the prediction-vector KL in the agent loss: "y_yhat" = KL(y || y_hat), the
+    # LPG paper's and the GROOVE code's; "yhat_y" = KL(y_hat || y), this project's earlier default.
+    lpg_kl_direction: str = "y_yhat"
     lpg_include_gamma: bool = True
     # Scales the initial weights of LPG's pi_hat output layer. 0 makes an untrained LPG leave the
     # policy alone (pi_hat = 0), so ES perturbations, not init noise, decide the first updates.
@@ -115,6 +120,7 @@ class ObjectiveConfig:
         _check(0 <= self.gae_lambda <= 1, f"objective.gae_lambda must be in [0, 1], got {self.gae_lambda}")
         _check(self.clip_eps > 0, f"objective.clip_eps must be > 0, got {self.clip_eps}")
         _check(self.lpg_m >= 2, f"objective.lpg_m must be >= 2, got {self.lpg_m}")
+        _choice("objective.lpg_kl_direction", self.lpg_kl_direction, LPG_KL_DIRECTIONS)
         _check(
             self.lpg_pi_hat_init_scale >= 0,
             f"objective.lpg_pi_hat_init_scale must be >= 0, got {self.lpg_pi_hat_init_scale}",
