@@ -175,7 +175,11 @@ class ESConfig:
 
     strategy: str = "Open_ES"
     population: int = 16
-    sigma: float = 0.03
+    sigma: float = 0.03  # initial perturbation scale
+    # sigma * sigma_decay^g, floored at sigma_min (the LPO reference: 0.04, 0.999, 0.01); evosax
+    # sets the scale after each update, so generations 0 and 1 both use `sigma`.
+    sigma_decay: float = 1.0
+    sigma_min: float = 0.0
     lr: float = 1e-2
     lr_decay: float = 1.0  # per generation, floored at lr_min
     lr_min: float = 1e-5
@@ -198,6 +202,11 @@ class ESConfig:
             "es.shaping=winloss needs es.antithetic=true (it compares antithetic twins)",
         )
         _check(self.sigma > 0, f"es.sigma must be > 0, got {self.sigma}")
+        _check(0 < self.sigma_decay <= 1, f"es.sigma_decay must be in (0, 1], got {self.sigma_decay}")
+        _check(
+            0 <= self.sigma_min <= self.sigma,
+            f"es.sigma_min must be in [0, es.sigma={self.sigma}], got {self.sigma_min}",
+        )
         _check(self.lr > 0, f"es.lr must be > 0, got {self.lr}")
         _check(0 < self.lr_decay <= 1, f"es.lr_decay must be in (0, 1], got {self.lr_decay}")
         _check(self.chunk_size >= 0, f"es.chunk_size must be >= 0, got {self.chunk_size}")
@@ -211,9 +220,14 @@ class ESConfig:
             raise ConfigError(f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r} ({e.msg})")
         _check(isinstance(kw, dict), f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r}")
         # Imported here so configs stay cheap to build; evosax's registry names every strategy.
-        from discover.meta.strategies import ANTITHETIC, STRATEGIES
+        from discover.meta.strategies import ANTITHETIC, SIGMA_SCHEDULED, STRATEGIES
 
         _choice("es.strategy", self.strategy, sorted(STRATEGIES))
+        _check(
+            self.sigma_decay == 1 or self.strategy in SIGMA_SCHEDULED,
+            f"es.sigma_decay < 1 needs a strategy with a sigma schedule ({', '.join(SIGMA_SCHEDULED)}); "
+            f"{self.strategy} adapts its own",
+        )
         _check(
             not self.antithetic or self.strategy in ANTITHETIC,
             f"es.antithetic=true needs a mirrored-sampling strategy ({', '.join(ANTITHETIC)}); "
