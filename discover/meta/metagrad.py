@@ -82,9 +82,15 @@ def make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=None) -> M
         def inner(carry, i):
             agent, n = carry
             new, stats = lifetime.update(agent, n, eta, level, lifetime_n, jax.random.fold_in(key, i))
-            return (new, n + 1), stats
+            # An agent whose lifetime ends inside the unroll is frozen from update N on: past N the
+            # TA inputs would exceed n/N = 1 and an annealed learning rate would turn negative.
+            active = n < lifetime_n
+            new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, agent)
+            stats = dict(stats, active=active.astype(jnp.float32))
+            return (new, n + active.astype(n.dtype)), stats
 
         (agent_k, n_k), stats = jax.lax.scan(inner, (agent, n), jnp.arange(k_steps))
+        active = stats["active"]  # [K] 1 for the updates within the agent's lifetime
         env_state, obs, traj = lifetime.rollout(
             jax.lax.stop_gradient(agent_k.params), level, agent_k.env_state, agent_k.obs, jax.random.fold_in(key, k_steps)
         )
@@ -102,20 +108,25 @@ def make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=None) -> M
         y_logp = jax.nn.log_softmax(lifetime.nets.aux(agent_k.params["aux"], traj.obs))
         ent_y = -jnp.sum(jnp.exp(y_logp) * y_logp, -1).mean()
         info = stats["info"]
+        # The LPG-output regularisers average over the updates that happened (at least one does:
+        # agents restart before n reaches N).
+        within = lambda x: jnp.sum(x * active) / jnp.maximum(active.sum(), 1.0)
         loss = (
             -jnp.mean(adv * logp)
             - mcfg.beta_entropy * ent_pi
             - mcfg.beta_y_entropy * ent_y
-            + mcfg.beta_pi_hat * info["pi_hat_sq"].mean()
-            + mcfg.beta_y_hat * info["y_hat_sq"].mean()
+            + mcfg.beta_pi_hat * within(info["pi_hat_sq"])
+            + mcfg.beta_y_hat * within(info["y_hat_sq"])
         )
         agent_next = agent_k._replace(env_state=env_state, obs=obs)
         critic_batch = (traj.obs, jax.lax.stop_gradient(targets))
-        ret_sum = stats["return_sum"].sum() + traj.episode_return.sum()
-        episodes = stats["episodes"].sum() + traj.episode_done.sum()
-        # For level scores: value statistics of the last update, best episode return seen.
-        level_stats = (stats["pvl"][-1], stats["value_mean"][-1],
-                       jnp.max(jnp.where(traj.episode_done > 0, traj.episode_return, stats["return_max"].max())))
+        ret_sum = (stats["return_sum"] * active).sum() + traj.episode_return.sum()
+        episodes = (stats["episodes"] * active).sum() + traj.episode_done.sum()
+        # For level scores: value statistics of the last update within N, best episode return seen.
+        last = jnp.maximum(active.sum().astype(jnp.int32) - 1, 0)
+        best = jnp.where(active > 0, stats["return_max"], -jnp.inf).max()
+        level_stats = (stats["pvl"][last], stats["value_mean"][last],
+                       jnp.max(jnp.where(traj.episode_done > 0, traj.episode_return, best)))
         return loss, (jax.lax.stop_gradient(agent_next), n_k, critic_batch, ret_sum, episodes,
                       jax.lax.stop_gradient(level_stats))
 
