@@ -70,3 +70,11 @@ def test_chain_distribution_errors_are_one_line():
     # lifetime_min applies to fixed levels only; a chain distribution samples its own lifetimes.
     with pytest.raises(ConfigError, match="lifetime.lifetime_min applies to a fixed level"):
         RunConfig(env=EnvConfig("chain", "delayed_chain"), lifetime=LifetimeConfig(lifetime=250, lifetime_min=10))
+
+
+def test_shipped_lpg_keeps_the_kl_direction_it_was_trained_with():
+    """lpg-tabular was discovered when the agent loss used KL(y_hat || y); its provenance says
+    so, so loading it does not silently switch it to the papers' default direction."""
+    import discover
+
+    assert discover.load("lpg-tabular").config.objective.lpg_kl_direction == "yhat_y"
