@@ -25,6 +25,8 @@ OPTIMIZERS = ("adam", "sgd")
 FITNESS = ("final", "auc", "normalised")
 SHAPING = ("winloss", "centered_rank", "z_score", "raw")
 META_OPTIMIZERS = ("es", "metagrad")
+# KL(y || y_hat) (the LPG paper and GROOVE code) or KL(y_hat || y) in the LPG agent loss.
+LPG_KL_DIRECTIONS = ("y_yhat", "yhat_y")
 
 # Objective families, for fields that only some objectives read (`applies` metadata).
 _PPO_FAMILY = ("ppo", "dpo", "lpo", "ta-lpo")
@@ -117,7 +119,10 @@ class ObjectiveConfig:
     lpg_m: int = _f(8, "size m of LPG's prediction vector y", _LPG)
     lpg_embed: tuple = _f((16, 1), "widths of LPG's embedding of y, comma-separated", _LPG)
     lpg_hidden: int = _f(256, "units of LPG's backward recurrent core", _LPG)
-    lpg_alpha_y: float = _f(0.5, "weight of the KL(y || y_hat) term of the agent loss", _LPG)
+    lpg_alpha_y: float = _f(0.5, "weight of the prediction-vector KL term of the agent loss", _LPG)
+    # "y_yhat" = KL(y || y_hat), the LPG paper's and the GROOVE code's; "yhat_y" = KL(y_hat || y),
+    # this project's earlier default (the shipped lpg-tabular objective was discovered with it).
+    lpg_kl_direction: str = _f("y_yhat", f"direction of the prediction-vector KL: {', '.join(LPG_KL_DIRECTIONS)}", _LPG)
     lpg_include_gamma: bool = _f(True, "feed the constant gamma to LPG (the LPG paper; GROOVE omits it)", _LPG)
     # 0 makes an untrained LPG leave the policy alone (pi_hat = 0), so ES perturbations, not
     # init noise, decide the first updates.
@@ -139,6 +144,7 @@ class ObjectiveConfig:
                f"objective.lpg_embed must be positive widths, got {self.lpg_embed}")  # fmt: skip
         _check(1 <= self.lpg_hidden <= 65536, f"objective.lpg_hidden must be in [1, 65536], got {self.lpg_hidden}")
         _check(self.lpg_alpha_y >= 0, f"objective.lpg_alpha_y must be >= 0, got {self.lpg_alpha_y}")
+        _choice("objective.lpg_kl_direction", self.lpg_kl_direction, LPG_KL_DIRECTIONS)
         _check(
             self.lpg_pi_hat_init_scale >= 0,
             f"objective.lpg_pi_hat_init_scale must be >= 0, got {self.lpg_pi_hat_init_scale}",
@@ -189,7 +195,11 @@ class ESConfig:
 
     strategy: str = _f("Open_ES", "evosax strategy (Open_ES, PGPE, ARS, SNES, ...)")
     population: int = _f(16, "population size P (even with antithetic sampling)")
-    sigma: float = _f(0.03, "perturbation scale")
+    sigma: float = _f(0.03, "initial perturbation scale")
+    # sigma * sigma_decay^g, floored at sigma_min (the LPO reference: 0.04, 0.999, 0.01); evosax
+    # sets the scale after each update, so generations 0 and 1 both use `sigma`.
+    sigma_decay: float = _f(1.0, "per-generation decay of the perturbation scale, floored at sigma_min")
+    sigma_min: float = _f(0.0, "floor of the decayed perturbation scale")
     lr: float = _f(1e-2, "ES learning rate (Adam)")
     lr_decay: float = _f(1.0, "per-generation learning-rate decay, floored at lr_min")
     lr_min: float = _f(1e-5, "floor of the decayed learning rate")
@@ -212,6 +222,11 @@ class ESConfig:
             "es.shaping=winloss needs es.antithetic=true (it compares antithetic twins)",
         )
         _check(self.sigma > 0, f"es.sigma must be > 0, got {self.sigma}")
+        _check(0 < self.sigma_decay <= 1, f"es.sigma_decay must be in (0, 1], got {self.sigma_decay}")
+        _check(
+            0 <= self.sigma_min <= self.sigma,
+            f"es.sigma_min must be in [0, es.sigma={self.sigma}], got {self.sigma_min}",
+        )
         _check(self.lr > 0, f"es.lr must be > 0, got {self.lr}")
         _check(0 < self.lr_decay <= 1, f"es.lr_decay must be in (0, 1], got {self.lr_decay}")
         _check(self.lr_min >= 0, f"es.lr_min must be >= 0, got {self.lr_min}")
@@ -226,9 +241,14 @@ class ESConfig:
             raise ConfigError(f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r} ({e.msg})") from None
         _check(isinstance(kw, dict), f"es.strategy_kwargs must be a JSON object, got {self.strategy_kwargs!r}")
         # Imported here so configs stay cheap to build; evosax's registry names every strategy.
-        from discover.meta.strategies import ANTITHETIC, STRATEGIES
+        from discover.meta.strategies import ANTITHETIC, SIGMA_SCHEDULED, STRATEGIES
 
         _choice("es.strategy", self.strategy, sorted(STRATEGIES))
+        _check(
+            self.sigma_decay == 1 or self.strategy in SIGMA_SCHEDULED,
+            f"es.sigma_decay < 1 needs a strategy with a sigma schedule ({', '.join(SIGMA_SCHEDULED)}); "
+            f"{self.strategy} adapts its own",
+        )
         _check(
             not self.antithetic or self.strategy in ANTITHETIC,
             f"es.antithetic=true needs a mirrored-sampling strategy ({', '.join(ANTITHETIC)}); "

@@ -210,6 +210,7 @@ def make_lifetime(cfg, objective, env, env_params, max_lifetime: int, differenti
             "value_mean": zero if values is None else values.mean(),
             "return_max": jnp.max(jnp.where(traj.episode_done > 0, traj.episode_return, -jnp.inf)),
             "info": info,
+            "traj": traj,  # the rollout itself (meta-gradients train their critic on it)
         }
         return AgentState(params, opt_state, env_state, obs, critic), stats
 

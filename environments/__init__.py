@@ -5,6 +5,7 @@ This package imports nothing from ``discover``.
 """
 
 from environments.chain import (
+    CHAIN_DISTRIBUTIONS,
     MAX_CHAIN_LENGTH,
     ChainParams,
     DelayedChain,
@@ -21,7 +22,7 @@ from environments.gridworld import (
     make_grid_params,
 )
 from environments.levels import (
-    DISTRIBUTION_NAMES,
+    DISTRIBUTION_NAMES as GRID_DISTRIBUTION_NAMES,
     LEVEL_NAMES,
     RANDOM_LEVELS,
     TABULAR_LEVELS,
@@ -34,8 +35,11 @@ from environments.levels import (
 from environments.registry import FloatObservationWrapper, list_envs, make, wrap
 from environments.resolve import Resolved, check_names, resolve
 
+# Every level distribution that samples its own lifetimes: the gridworld ones and the chain's.
+DISTRIBUTION_NAMES = GRID_DISTRIBUTION_NAMES + tuple(CHAIN_DISTRIBUTIONS)
+
 __all__ = [
-    "MAX_CHAIN_LENGTH", "ChainParams", "DelayedChain", "make_chain_params", "sample_chain_params",
+    "CHAIN_DISTRIBUTIONS", "GRID_DISTRIBUTION_NAMES", "MAX_CHAIN_LENGTH", "ChainParams", "DelayedChain", "make_chain_params", "sample_chain_params",
     "MAX_OBJECTS", "MAX_SIZE", "NUM_TYPES", "GridParams", "GridState", "GridWorld",
     "make_grid_params", "DISTRIBUTION_NAMES", "LEVEL_NAMES", "RANDOM_LEVELS", "TABULAR_LEVELS",
     "FixedLevel", "GridDistribution", "LevelMixture", "get_distribution", "get_level",

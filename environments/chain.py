@@ -14,12 +14,14 @@ different chains vmap in one program.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import chex
 import jax
 import jax.numpy as jnp
 from flax import struct
+import numpy as np
 from gymnax.environments import environment, spaces
 
 MAX_CHAIN_LENGTH = 32  # static maximum chain length
@@ -95,6 +97,47 @@ def sample_chain_params(
         num_distractors=jnp.int32(num_distractors),
         max_steps_in_episode=jnp.int32(MAX_CHAIN_LENGTH),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class ChainDistribution:
+    """A level distribution of delayed chains (the LPG paper's chain tasks): length uniform in
+    ``length_range``, a random correct branch, and the variant's noise / distractor bits.
+
+    Same protocol as the gridworld distributions of ``environments.levels``: ``sample(key) ->
+    (ChainParams, int32 lifetime)``, ``max_lifetime``, ``lifetime_quantiles(n)``. The lifetime
+    (agent updates) is ours: the chain is solved in far fewer updates than a gridworld.
+    """
+
+    name: str
+    length_range: tuple[int, int] = (5, 30)
+    noise: float = 0.0
+    num_distractors: int = 0
+    lifetime: int = 250
+
+    @property
+    def max_lifetime(self) -> int:
+        return self.lifetime
+
+    @property
+    def tabular_only(self) -> bool:
+        return False  # not a gridworld: no tabular-only gridworld variant applies
+
+    def lifetime_quantiles(self, n: int = 1000) -> np.ndarray:
+        return np.full(n, self.lifetime)
+
+    def sample(self, key: chex.PRNGKey) -> tuple[ChainParams, jax.Array]:
+        params = sample_chain_params(key, self.length_range, self.noise, self.num_distractors)
+        return params, jnp.int32(self.lifetime)
+
+
+# The paper's three chain variants: plain, noisy intermediate rewards, random distractor bits
+# (the noise level and number of bits are ours).
+CHAIN_DISTRIBUTIONS = {
+    "delayed_chain": ChainDistribution("delayed_chain"),
+    "delayed_chain_noisy": ChainDistribution("delayed_chain_noisy", noise=0.5),
+    "delayed_chain_distractors": ChainDistribution("delayed_chain_distractors", num_distractors=MAX_DISTRACTORS),
+}
 
 
 class DelayedChain(environment.Environment[ChainState, ChainParams]):

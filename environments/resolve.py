@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import jax
 
+from environments.chain import CHAIN_DISTRIBUTIONS
 from environments.levels import DISTRIBUTION_NAMES, LEVEL_NAMES, get_distribution, is_tabular
 from environments.registry import _REGISTRY, make
 
@@ -32,6 +33,13 @@ def check_names(name: str, distribution: str = "") -> None:
         raise ValueError(f"env.name={name!r} is not a registered environment; choose from: {', '.join(_REGISTRY)}")
     if not distribution:
         return
+    if name == "chain":
+        if distribution not in CHAIN_DISTRIBUTIONS:
+            raise ValueError(
+                f"env.distribution={distribution!r} is not a chain distribution; choose from: "
+                f"{', '.join(CHAIN_DISTRIBUTIONS)}"
+            )
+        return
     if "+" not in distribution and distribution not in DISTRIBUTION_NAMES + LEVEL_NAMES:
         raise ValueError(
             f"env.distribution={distribution!r} is unknown; choose from: "
@@ -52,7 +60,8 @@ def resolve(name: str, distribution: str = "") -> Resolved:
     """The environment `name` (any of list_envs()) with the level set `distribution`.
 
     distribution: "" (the env's default level), a gridworld level distribution (e.g.
-    "all_vrandlife"), a named level (e.g. "sparse") or named levels joined by '+' ("sparse+dense").
+    "all_vrandlife"), a named level (e.g. "sparse") or named levels joined by '+' ("sparse+dense");
+    for name "chain", a chain distribution of CHAIN_DISTRIBUTIONS (e.g. "delayed_chain").
     A gridworld whose levels are all tabular with a fixed start gets the cheaper tabular-only env.
     Raises ValueError with a one-line message naming the valid choices.
     """
@@ -64,6 +73,10 @@ def resolve(name: str, distribution: str = "") -> Resolved:
             return resolve("gridworld", level) if is_tabular(params) else Resolved(env, params, None)
         env, params = make(name)
         return Resolved(env, params, None)
+    if name == "chain":
+        levels = CHAIN_DISTRIBUTIONS[distribution]
+        env, _ = make("chain")
+        return Resolved(env, jax.jit(levels.sample)(jax.random.key(0))[0], levels)
     levels = get_distribution(distribution)
     template = jax.jit(levels.sample)(jax.random.key(0))[0]  # jitted: eager sampling is slow
     env, _ = make("gridworld", params=template, tabular_only=levels.tabular_only)

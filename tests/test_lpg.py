@@ -13,7 +13,7 @@ from discover.config import AgentConfig, ObjectiveConfig
 from discover.objectives import LifetimeFeatures, lifetime_features, make_objective
 from discover.objectives.a2c import make_a2c
 from discover.objectives.base import log_prob_entropy, normalise
-from discover.objectives.lpg import agent_loss_from_outputs
+from discover.objectives.lpg import KL_DIRECTIONS, agent_loss_from_outputs
 
 M = 8
 
@@ -82,9 +82,62 @@ def test_agent_loss_from_outputs_hand_computed():
     logp = jnp.log(jnp.array([0.5, 0.25]))
     y_hat = jnp.array([[0.5, 0.5], [1.0, 0.0]])
     y_logp = jnp.log(jnp.array([[0.25, 0.75], [0.5, 0.5]]))
-    total, kl = agent_loss_from_outputs(pi_hat, y_hat, logp, y_logp, 0.5)
+    total, kl = agent_loss_from_outputs(pi_hat, y_hat, logp, y_logp, 0.5, kl_direction="yhat_y")
     np.testing.assert_allclose(float(kl), 0.418494, atol=1e-5)
     np.testing.assert_allclose(float(total), -0.830474, atol=1e-5)
+
+
+def test_agent_loss_kl_y_yhat_hand_computed():
+    """The default direction, KL(y || y_hat) (LPG paper, GROOVE code)."""
+    # pi_hat term as above: -1.039721
+    # y = [[0.25, 0.75], [0.5, 0.5]], y_hat = [[0.5, 0.5], [0.8, 0.2]]
+    #   KL_0 = 0.25 ln(0.25/0.5) + 0.75 ln(0.75/0.5) = 0.25*-0.693147 + 0.75*0.405465 = 0.130812
+    #   KL_1 = 0.5 ln(0.5/0.8) + 0.5 ln(0.5/0.2) = 0.5*-0.470004 + 0.5*0.916291 = 0.223144
+    #   mean KL = 0.176978; alpha_y = 0.5 -> 0.088489; total = -1.039721 + 0.088489 = -0.951232
+    pi_hat = jnp.array([1.0, -2.0])
+    logp = jnp.log(jnp.array([0.5, 0.25]))
+    y_hat = jnp.array([[0.5, 0.5], [0.8, 0.2]])
+    y_logp = jnp.log(jnp.array([[0.25, 0.75], [0.5, 0.5]]))
+    total, kl = agent_loss_from_outputs(pi_hat, y_hat, logp, y_logp, 0.5)  # default direction
+    np.testing.assert_allclose(float(kl), 0.176978, atol=1e-5)
+    np.testing.assert_allclose(float(total), -0.951232, atol=1e-5)
+    # The other direction on the same numbers: KL(y_hat || y)_1 = 0.8 ln(0.8/0.5) + 0.2 ln(0.2/0.5)
+    #   = 0.8*0.470004 + 0.2*-0.916291 = 0.192745; KL_0 = 0.143841 (previous test); mean 0.168293
+    _, kl_rev = agent_loss_from_outputs(pi_hat, y_hat, logp, y_logp, 0.5, kl_direction="yhat_y")
+    np.testing.assert_allclose(float(kl_rev), 0.168293, atol=1e-5)
+
+
+def test_kl_directions_gradient_wrt_y_logits_hand_computed():
+    """Gradients w.r.t. the agent's y logits z (y = softmax(z)), row y = [0.25, 0.75], y_hat = [0.5, 0.5]:
+    KL(y_hat || y) = const - sum y_hat log y  ->  dKL/dz = y - y_hat = [-0.25, 0.25];
+    KL(y || y_hat): dKL/dz_k = y_k (ln(y_k / y_hat_k) - KL), KL = 0.130812
+      -> [0.25 (-0.693147 - 0.130812), 0.75 (0.405465 - 0.130812)] = [-0.205990, 0.205990]."""
+    z = jnp.log(jnp.array([0.25, 0.75]))
+    y_hat = jnp.array([0.5, 0.5])
+    for direction, expected in (("yhat_y", [-0.25, 0.25]), ("y_yhat", [-0.205990, 0.205990])):
+        grad = jax.grad(lambda zz: KL_DIRECTIONS[direction](y_hat, jax.nn.log_softmax(zz)))(z)
+        np.testing.assert_allclose(np.asarray(grad), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("direction", ["y_yhat", "yhat_y"])
+def test_lpg_objective_uses_the_configured_kl_direction(direction):
+    """objective.lpg_kl_direction reaches the agent loss: the LPG objective's kl_y equals the
+    chosen KL of its own outputs on a batch."""
+    cfg = ObjectiveConfig(name="lpg", lpg_m=M, lpg_hidden=8, lpg_kl_direction=direction)
+    obj = make_objective(cfg)
+    nets, _, agent_params, obs, action, _ = _agent_and_batch()
+    T, B = action.shape
+    batch = {"obs": obs, "action": action, "reward": jnp.ones((T, B)), "done": jnp.zeros((T, B)),
+             "next_aux": jnp.zeros((T, B, M))}
+    params = obj.init(jax.random.key(3))
+    _, info = obj.loss(params, nets, agent_params, batch, lifetime_features(0, 10))
+    logp, _ = log_prob_entropy(nets.actor(agent_params["actor"], obs), action)
+    y_logits = nets.aux(agent_params["aux"], obs)
+    _, y_hat = obj.outputs(params, batch, logp, y_logits, lifetime_features(0, 10))
+    expected = KL_DIRECTIONS[direction](y_hat, jax.nn.log_softmax(y_logits)).mean()
+    np.testing.assert_allclose(float(info["kl_y"]), float(expected), rtol=1e-5)
+    other = KL_DIRECTIONS["yhat_y" if direction == "y_yhat" else "y_yhat"](y_hat, jax.nn.log_softmax(y_logits)).mean()
+    assert abs(float(expected) - float(other)) > 1e-4  # the two directions differ on this batch
 
 
 def test_lpg_sign_convention_gradient_step_raises_logp_of_positive_pi_hat():
@@ -317,3 +370,11 @@ def test_lpg_updates_a_conv_agent_on_minatar():
     moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), before, state.params)
     assert max(jax.tree.leaves(moved["actor"])) > 0 and max(jax.tree.leaves(moved["aux"])) > 0
     assert np.isfinite(float(metrics.final_return))
+
+
+def test_lpg_kl_direction_is_validated():
+    from discover.config import ConfigError
+
+    assert ObjectiveConfig().lpg_kl_direction == "y_yhat"  # the papers' direction by default
+    with pytest.raises(ConfigError, match="objective.lpg_kl_direction='y_hat' is not valid; choose from: y_yhat, yhat_y"):
+        ObjectiveConfig(lpg_kl_direction="y_hat")

@@ -5,7 +5,10 @@ A batch of B agents lives across meta-steps. Each meta-step, every agent takes K
 rollout by an A2C policy-gradient loss whose advantages come from a separately trained value
 critic, plus the regularisers of the LPG paper:
     L_meta = -mean(A log pi) - b0 H(pi) - b1 H(y) + b2 mean(pi_hat^2) + b3 mean(|y_hat|^2).
-eta follows Adam on dL_meta/deta (backpropagated through the K agent updates). Agents whose
+eta follows Adam on dL_meta/deta (backpropagated through the K agent updates). The critic
+learns, as in the LPG paper, from the agent's own experience: after each meta-step it takes
+one Adam step towards GAE(lambda) targets on each of the K rollouts the agent trained on, then
+on the meta-objective's rollout (K + 1 steps, in order). Agents whose
 n reaches their lifetime N restart on a new task from the curriculum. Because it only sees K
 updates ahead, this optimiser cannot see the end of training (the TA paper's point).
 """
@@ -82,19 +85,19 @@ def make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=None) -> M
         def inner(carry, i):
             agent, n = carry
             new, stats = lifetime.update(agent, n, eta, level, lifetime_n, jax.random.fold_in(key, i))
-            return (new, n + 1), stats
+            # An agent whose lifetime ends inside the unroll is frozen from update N on: past N the
+            # TA inputs would exceed n/N = 1 and an annealed learning rate would turn negative.
+            active = n < lifetime_n
+            new = jax.tree.map(lambda a, b: jnp.where(active, a, b), new, agent)
+            stats = dict(stats, active=active.astype(jnp.float32), last_obs=new.obs)
+            return (new, n + active.astype(n.dtype)), stats
 
         (agent_k, n_k), stats = jax.lax.scan(inner, (agent, n), jnp.arange(k_steps))
+        active = stats["active"]  # [K] 1 for the updates within the agent's lifetime
         env_state, obs, traj = lifetime.rollout(
             jax.lax.stop_gradient(agent_k.params), level, agent_k.env_state, agent_k.obs, jax.random.fold_in(key, k_steps)
         )
-        # Advantages from the separate critic, evaluated on the pre-reset successors.
-        value = critic_nets.aux(critic, traj.obs)
-        next_value = critic_nets.aux(critic, _final_obs(traj, obs))
-        adv, targets = jax.vmap(gae, in_axes=(1, 1, 1, 1, 1, None), out_axes=1)(
-            traj.reward, value, next_value, ocfg.gamma * (1.0 - traj.terminated), traj.done, ocfg.gae_lambda
-        )
-        adv = jax.lax.stop_gradient(adv)
+        adv = jax.lax.stop_gradient(critic_gae(critic, _critic_data(traj, obs))[0])
         logits = lifetime.nets.actor(agent_k.params["actor"], traj.obs)
         logp_all = jax.nn.log_softmax(logits)
         logp = jnp.take_along_axis(logp_all, traj.action[..., None], axis=-1)[..., 0]
@@ -102,20 +105,30 @@ def make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=None) -> M
         y_logp = jax.nn.log_softmax(lifetime.nets.aux(agent_k.params["aux"], traj.obs))
         ent_y = -jnp.sum(jnp.exp(y_logp) * y_logp, -1).mean()
         info = stats["info"]
+        # The LPG-output regularisers average over the updates that happened (at least one does:
+        # agents restart before n reaches N).
+        within = lambda x: jnp.sum(x * active) / jnp.maximum(active.sum(), 1.0)
         loss = (
             -jnp.mean(adv * logp)
             - mcfg.beta_entropy * ent_pi
             - mcfg.beta_y_entropy * ent_y
-            + mcfg.beta_pi_hat * info["pi_hat_sq"].mean()
-            + mcfg.beta_y_hat * info["y_hat_sq"].mean()
+            + mcfg.beta_pi_hat * within(info["pi_hat_sq"])
+            + mcfg.beta_y_hat * within(info["y_hat_sq"])
         )
         agent_next = agent_k._replace(env_state=env_state, obs=obs)
-        critic_batch = (traj.obs, jax.lax.stop_gradient(targets))
-        ret_sum = stats["return_sum"].sum() + traj.episode_return.sum()
-        episodes = stats["episodes"].sum() + traj.episode_done.sum()
-        # For level scores: value statistics of the last update, best episode return seen.
-        level_stats = (stats["pvl"][-1], stats["value_mean"][-1],
-                       jnp.max(jnp.where(traj.episode_done > 0, traj.episode_return, stats["return_max"].max())))
+        # The critic's training data: the K rollouts of the unroll (weight 0 past N), then this one.
+        critic_batch = jax.tree.map(
+            lambda inner_k, meta: jnp.concatenate([inner_k, meta[None]], axis=0),
+            _critic_data(stats["traj"], stats["last_obs"], active),
+            _critic_data(traj, obs),
+        )
+        ret_sum = (stats["return_sum"] * active).sum() + traj.episode_return.sum()
+        episodes = (stats["episodes"] * active).sum() + traj.episode_done.sum()
+        # For level scores: value statistics of the last update within N, best episode return seen.
+        last = jnp.maximum(active.sum().astype(jnp.int32) - 1, 0)
+        best = jnp.where(active > 0, stats["return_max"], -jnp.inf).max()
+        level_stats = (stats["pvl"][last], stats["value_mean"][last],
+                       jnp.max(jnp.where(traj.episode_done > 0, traj.episode_return, best)))
         return loss, (jax.lax.stop_gradient(agent_next), n_k, critic_batch, ret_sum, episodes,
                       jax.lax.stop_gradient(level_stats))
 
@@ -125,11 +138,27 @@ def make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=None) -> M
         )
         return loss.mean(), aux
 
+    def critic_gae(critic, data):
+        """(advantages, lambda-return targets) [T, E] of one rollout under the value critic."""
+        value = critic_nets.aux(critic, data.obs)
+        next_value = critic_nets.aux(critic, data.next_obs)
+        return jax.vmap(gae, in_axes=(1, 1, 1, 1, 1, None), out_axes=1)(
+            data.reward, value, next_value, ocfg.gamma * (1.0 - data.terminated), data.done, ocfg.gae_lambda
+        )
+
     def critic_step(critic, opt_state, batch):
-        obs, targets = batch
-        grads = jax.grad(lambda c: 0.5 * jnp.mean((critic_nets.aux(c, obs) - targets) ** 2))(critic)
-        updates, opt_state = critic_opt.update(grads, opt_state, critic)
-        return optax.apply_updates(critic, updates), opt_state
+        """One Adam step per rollout of batch (CriticData [R, T, E, ...]), in order; a rollout of
+        weight 0 leaves the critic and its optimiser unchanged."""
+
+        def step(carry, data):
+            critic, opt_state = carry
+            targets = jax.lax.stop_gradient(critic_gae(critic, data)[1])
+            grads = jax.grad(lambda c: 0.5 * jnp.mean((critic_nets.aux(c, data.obs) - targets) ** 2))(critic)
+            updates, new_opt = critic_opt.update(grads, opt_state, critic)
+            new = (optax.apply_updates(critic, updates), new_opt)
+            return jax.tree.map(lambda a, b_: jnp.where(data.weight > 0, a, b_), new, (critic, opt_state)), None
+
+        return jax.lax.scan(step, (critic, opt_state), batch)[0]
 
     def generation(state, run_key):
         key = jax.random.fold_in(run_key, state.generation)
@@ -186,10 +215,26 @@ def make_metagrad(cfg, objective, lifetime, task, antagonist_lifetime=None) -> M
     return MetaGrad(init, generation, lambda state: state.params, batch_meta_loss)
 
 
-def _final_obs(traj, last_obs):
-    """Successor observations [T, E, D]: s_{t+1} within the rollout, the post-rollout obs last.
+class CriticData(NamedTuple):
+    """What the value critic needs from one rollout: obs / next_obs [T, E, D], reward /
+    terminated / done [T, E], weight (scalar: 0 for a rollout that did not happen)."""
 
-    At episode ends this is the reset observation; the GAE discount is zero there for
-    terminations, and truncations are rare within one rollout, so the error is negligible.
+    obs: jax.Array
+    next_obs: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    done: jax.Array
+    weight: jax.Array
+
+
+def _critic_data(traj, last_obs, weight=1.0) -> CriticData:
+    """CriticData of a rollout (or of a stack of them: traj [K, T, ...], last_obs [K, E, D]).
+
+    next_obs is s_{t+1} within the rollout and the post-rollout observation last. At episode
+    ends this is the reset observation; the GAE discount is zero there for terminations, and
+    truncations are rare within one rollout, so the error is negligible.
     """
-    return jnp.concatenate([traj.obs[1:], last_obs[None]], axis=0)
+    next_obs = jnp.concatenate([traj.obs[..., 1:, :, :], last_obs[..., None, :, :]], axis=-3)
+    sg = jax.lax.stop_gradient
+    return CriticData(sg(traj.obs), sg(next_obs), sg(traj.reward), sg(traj.terminated), sg(traj.done),
+                      jnp.asarray(weight, jnp.float32))

@@ -17,6 +17,11 @@ STRATEGIES = {k: v for k, v in distribution_based_algorithms.items() if k not in
 # Strategies whose population is [mean + sigma z_1..z_h, mean - sigma z_1..z_h]: member i and
 # i + P/2 are antithetic twins, which antithetic task sampling and win/loss fitness rely on.
 ANTITHETIC = ("Open_ES", "PGPE", "ARS")
+# Strategies whose perturbation scale follows a schedule we give (es.sigma_decay / sigma_min);
+# the others adapt sigma themselves.
+SIGMA_SCHEDULED = tuple(
+    sorted(k for k, v in STRATEGIES.items() if "std_schedule" in inspect.signature(v.__init__).parameters)
+)
 
 
 def lr_schedule(es_cfg):
@@ -25,6 +30,17 @@ def lr_schedule(es_cfg):
         # optax treats end_value as an upper bound when the rate is >= 1, so never pass it then.
         return optax.constant_schedule(es_cfg.lr)
     return optax.exponential_decay(es_cfg.lr, 1, es_cfg.lr_decay, end_value=es_cfg.lr_min)
+
+
+def sigma_schedule(es_cfg):
+    """Perturbation scale after g ES updates: sigma * sigma_decay^g, floored at sigma_min.
+
+    evosax evaluates it with its update counter after each tell, so the scale used by
+    generation g is schedule(max(g - 1, 0)).
+    """
+    if es_cfg.sigma_decay >= 1.0:
+        return optax.constant_schedule(es_cfg.sigma)
+    return optax.exponential_decay(es_cfg.sigma, 1, es_cfg.sigma_decay, end_value=es_cfg.sigma_min)
 
 
 def make_strategy(es_cfg, template):
@@ -41,7 +57,7 @@ def make_strategy(es_cfg, template):
     if "optimizer" in accepted:
         kwargs["optimizer"] = optax.adam(lr_schedule(es_cfg))
     if "std_schedule" in accepted:
-        kwargs["std_schedule"] = optax.constant_schedule(es_cfg.sigma)
+        kwargs["std_schedule"] = sigma_schedule(es_cfg)
     if "use_antithetic_sampling" in accepted:
         kwargs["use_antithetic_sampling"] = es_cfg.antithetic
     kwargs.update(json.loads(es_cfg.strategy_kwargs))

@@ -3,8 +3,11 @@
 The LPG network reads one worker's rollout backwards in time and emits, per step, a scalar
 pi_hat_t (how to move log pi(a_t|s_t)) and a categorical target y_hat_t for the agent's
 prediction vector y(s_t). The agent minimises
-    L = -mean_t[pi_hat_t log pi(a_t|s_t)] + alpha_y mean_t[KL(y_hat_t || y(s_t))],
+    L = -mean_t[pi_hat_t log pi(a_t|s_t)] + alpha_y mean_t[KL_t],
 so pi_hat plays the role of an advantage (pi_hat := A recovers A2C's policy gradient).
+KL_t is KL(y(s_t) || y_hat_t) by default, the direction of the LPG paper and the GROOVE code;
+objective.lpg_kl_direction="yhat_y" gives KL(y_hat_t || y(s_t)), this project's earlier choice
+(a cross-entropy towards the target, which is mass-covering where the default is mode-seeking).
 All LPG inputs are stop-gradient'ed w.r.t. the agent.
 
 Per-step input x_t = [r_t, d_t, (gamma), pi(a_t|s_t), phi(y(s_t)), (1 - d_t) phi(y(s_{t+1}))]
@@ -88,12 +91,32 @@ class _Embed(nn.Module):
         return y
 
 
-def agent_loss_from_outputs(pi_hat, y_hat, logp, y_logp, alpha_y):
+# log(0) guard for the LPG target y_hat (a softmax, so exact zeros only come from underflow).
+_EPS = 1e-8
+
+
+def kl_y_yhat(y_hat, y_logp):
+    """KL(y || y_hat) = sum_i y_i (log y_i - log y_hat_i), over the last axis [..., m] -> [...]."""
+    return jnp.sum(jnp.exp(y_logp) * (y_logp - jnp.log(y_hat + _EPS)), axis=-1)
+
+
+def kl_yhat_y(y_hat, y_logp):
+    """KL(y_hat || y) = sum_i y_hat_i (log y_hat_i - log y_i), over the last axis [..., m] -> [...]."""
+    return jnp.sum(y_hat * (jnp.log(y_hat + _EPS) - y_logp), axis=-1)
+
+
+# objective.lpg_kl_direction -> KL(agent's y, LPG's y_hat) term of the agent loss.
+KL_DIRECTIONS = {"y_yhat": kl_y_yhat, "yhat_y": kl_yhat_y}
+
+
+def agent_loss_from_outputs(pi_hat, y_hat, logp, y_logp, alpha_y, kl_direction: str = "y_yhat"):
     """The agent's LPG loss given the LPG outputs (any shape [..., T] / [..., T, m]).
 
-    -mean(pi_hat * log pi(a|s)) + alpha_y * mean(KL(y_hat || y)); y_logp = log y(s).
+    -mean(pi_hat * log pi(a|s)) + alpha_y * mean(KL); y_logp = log y(s); KL is
+    KL(y || y_hat) for kl_direction "y_yhat" (the papers'), KL(y_hat || y) for "yhat_y".
+    Returns (loss, mean KL).
     """
-    kl = jnp.sum(y_hat * (jnp.log(y_hat + 1e-8) - y_logp), axis=-1)
+    kl = KL_DIRECTIONS[kl_direction](y_hat, y_logp)
     return -jnp.mean(pi_hat * logp) + alpha_y * jnp.mean(kl), kl.mean()
 
 
@@ -132,7 +155,9 @@ def make_lpg(cfg) -> Objective:
         y_logits = nets.aux(agent_params["aux"], batch["obs"])
         logp, entropy = log_prob_entropy(logits, batch["action"])
         pi_hat, y_hat = outputs(params, batch, logp, y_logits, feats)
-        total, kl = agent_loss_from_outputs(pi_hat, y_hat, logp, jax.nn.log_softmax(y_logits), cfg.lpg_alpha_y)
+        total, kl = agent_loss_from_outputs(
+            pi_hat, y_hat, logp, jax.nn.log_softmax(y_logits), cfg.lpg_alpha_y, cfg.lpg_kl_direction
+        )
         info = {
             "actor_loss": total,
             "pi_hat": pi_hat.mean(),

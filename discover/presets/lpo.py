@@ -33,7 +33,10 @@ def _minatar(name: str) -> RunConfig:
         generations=1000,
         checkpoint_every=10,
         objective=dataclasses.replace(base.objective, name=name, init_at_ppo=False),
-        es=ESConfig(population=64, sigma=0.03, lr=1e-2, shaping="z_score", antithetic=True),
+        # The LPO reference's schedules: sigma 0.04 decaying by 0.999 per generation to 0.01, the ES
+        # learning rate 1e-2 decaying by 0.999 to 1e-3 (evosax 0.1's OpenES defaults, which it used).
+        es=ESConfig(population=64, sigma=0.04, sigma_decay=0.999, sigma_min=0.01, lr=1e-2, lr_decay=0.999,
+                    lr_min=1e-3, shaping="z_score", antithetic=True),
         lifetime=dataclasses.replace(base.lifetime, eval_envs=16, eval_steps=1000),
     )
 

@@ -77,8 +77,11 @@ def reference_config(objective: str, lpg_hidden: int = 256):
     """The lpg-es-gridworld preset (MLP 32, 64 envs x 20 steps) with the given objective."""
     from discover.presets import get_preset
 
-    cfg = get_preset("lpg-es-gridworld")
-    return dataclasses.replace(cfg, objective=dataclasses.replace(cfg.objective, name=objective, lpg_hidden=lpg_hidden))
+    from discover.presets.lpg import MLP_AGENT
+
+    cfg = get_preset("lpg-es-gridworld")  # its agent is now the paper's tabular one: pin the MLP measured here
+    return dataclasses.replace(cfg, agent=MLP_AGENT,
+                               objective=dataclasses.replace(cfg.objective, name=objective, lpg_hidden=lpg_hidden))
 
 
 def bench_updates(K, reps):
