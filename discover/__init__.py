@@ -15,6 +15,7 @@ _EXPORTS = {
     "RunConfig": "discover.config",
     "make_lifetime": "discover.lifetime",
     "build": "discover.meta.run",
+    "load_config": "discover.meta.run",
     "load_discovered": "discover.meta.run",
     "load_initial": "discover.meta.run",
     "train": "discover.meta.run",

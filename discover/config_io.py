@@ -16,6 +16,11 @@ from discover.config import ConfigError
 
 # Fields older versions wrote that mean nothing now; ignored when reading a config.json.
 _REMOVED = {"log_every"}
+# Fields added after runs were already stored, with the value that reproduces what such a run
+# did (not the new default): a run written before `objective.lpg_kl_direction` existed trained
+# with KL(y_hat || y); one written before held-back evaluation existed made none.
+_ADDED = {"objective.lpg_kl_direction": "yhat_y", "es.sigma_decay": 1.0, "es.sigma_min": 0.0,
+          "heldout_every": 0, "heldout_tasks": 8, "flat_warn_after": 5, "watchdog_s": 1800.0}
 _SECTION_OF_META = {"es": "es", "metagrad": "metagrad"}  # section -> meta_optimizer it applies to
 
 
@@ -77,6 +82,9 @@ def from_dict(cls, data, where: str = "", complete: bool = False, _prefix: str =
             kwargs[key] = from_dict(ftype, value, where, complete, f"{_prefix}{key}.")
         else:
             kwargs[key] = _typed(value, ftype, f"{_prefix}{key}", where)
+    for n in names:
+        if complete and n not in kwargs and _prefix + n in _ADDED:
+            kwargs[n] = _ADDED[_prefix + n]
     missing = [n for n in names if n not in kwargs]
     if complete and missing:
         shown = ", ".join(_prefix + m for m in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")

@@ -70,7 +70,7 @@ def meta_train(out: Path, curricula, seeds, generations, population) -> dict:
     """{(curriculum, seed): discovered params}; finished runs are loaded, not retrained."""
     import discover
 
-    found = {}
+    found, objectives = {}, set()
     for c in curricula:
         for s in seeds:
             run_dir = out / f"{c}_s{s}"
@@ -82,12 +82,20 @@ def meta_train(out: Path, curricula, seeds, generations, population) -> dict:
                 t0 = time.time()
                 discover.train(run_config(c, s, generations, population), run_dir, progress=False)
                 log(f"  {c} seed {s}: {time.time() - t0:.0f}s")
-            found[(c, s)] = discover.load_discovered(run_dir)[1]
+            cfg = discover.load_config(run_dir)
+            found[(c, s)] = discover.load_discovered(run_dir, cfg)[1]
+            objectives.add(json.dumps([dataclasses.asdict(cfg.objective), dataclasses.asdict(cfg.agent)]))
+    # One evaluation config serves every run only if they share objective and agent settings.
+    if len(objectives) != 1:
+        raise ValueError(f"runs under {out} differ in objective or agent settings; use a fresh --out")
     return found
 
 
-def evaluate(found: dict, eval_seeds: int, lifetime: int) -> dict:
-    """Normalised scores {env: {curriculum: [meta-seeds, eval_seeds]}} and raw returns."""
+def evaluate(found: dict, run_cfg, eval_seeds: int, lifetime: int) -> dict:
+    """Normalised scores {env: {curriculum: [meta-seeds, eval_seeds]}} and raw returns.
+
+    run_cfg: a stored run's config; its objective and agent sections (shared by every run)
+    decide how the discovered parameters train fresh agents."""
     import jax
     import numpy as np
 
@@ -96,7 +104,7 @@ def evaluate(found: dict, eval_seeds: int, lifetime: int) -> dict:
     from discover.curricula import make_task
     from discover.config import EnvConfig
 
-    cfg = run_config("dr", 0, 1, 16)
+    cfg = run_cfg
     cfg = dataclasses.replace(cfg, lifetime=dataclasses.replace(cfg.lifetime, eval_steps=200))
     curricula = sorted({c for c, _ in found}, key=list(CURRICULA).index)
     seeds = sorted({s for _, s in found})
@@ -162,12 +170,16 @@ def write(out: Path, results: dict, table: dict, meta: dict) -> None:
 
     (out / "results.json").write_text(json.dumps({"meta": meta, "summary": table, **results}, indent=1))
     curricula = list(next(iter(table.values())))
-    lines = [f"# GROOVE on CPU ({meta['machine']}, {meta['wall_s'] / 60:.0f} min)", "",
+    walls = meta["meta_train_s"]
+    lines = [f"# GROOVE on CPU ({meta['machine']})", "",
              f"{meta['seeds']} meta-training seeds x {meta['generations']} generations x {meta['population']} members "
              f"per curriculum (preset groove-tabular-cpu); {meta['eval_seeds']} evaluation seeds per environment at "
              f"N = {meta['lifetime']} updates. Normalised score: (return - random) / (A2C - random), with A2C's and the "
              "random policy's mean returns on that environment. Intervals: 95% bootstrap over meta-training seeds, "
-             "then evaluation seeds within each.", ""]
+             "then evaluation seeds within each.", "",
+             "Meta-training wall time per run, median over seeds (s): "
+             + ", ".join(f"{c} {np.median(w):.0f}" for c, w in walls.items())
+             + f"; evaluation {meta['eval_s'] / 60:.0f} min.", ""]
     for stat, lo, hi in (("iqm", "iqm_lo", "iqm_hi"), ("mean", "ci_lo", "ci_hi")):
         lines += [f"**{stat.upper()} [95% bootstrap CI]**", "", "| curriculum | " + " | ".join(table) + " |",
                   "|---|" + "---|" * len(table)]
@@ -215,6 +227,7 @@ def main(argv=None) -> int:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    import discover
     from experiments.benchmarks.common import machine_info
 
     out = Path(args.out)
@@ -224,11 +237,17 @@ def main(argv=None) -> int:
     log(f"meta-training {len(curricula)} curricula x {args.seeds} seeds x {args.generations} generations")
     found = meta_train(out, curricula, range(args.seeds), args.generations, args.population)
     log("evaluating")
-    results = evaluate(found, args.eval_seeds, lifetime=50)
+    t_eval = time.time()
+    results = evaluate(found, discover.load_config(out / f"{curricula[0]}_s0"), args.eval_seeds, lifetime=50)
+    eval_s = time.time() - t_eval
+    # Each run's own meta-training wall time (its summary), so a resumed invocation reports all of it.
+    meta_train_s = {c: [json.loads((out / f"{c}_s{s}" / "summary.json").read_text())["wall_time_s"]
+                        for s in range(args.seeds)] for c in curricula}
     table = summarise(results)
     info = machine_info()
     meta = dict(seeds=args.seeds, generations=args.generations, population=args.population,
-                eval_seeds=args.eval_seeds, lifetime=50, wall_s=time.time() - t0,
+                eval_seeds=args.eval_seeds, lifetime=50, wall_s=time.time() - t0, eval_s=eval_s,
+                meta_train_s=meta_train_s,
                 machine=f"{info.get('cpu_count')}-core {info.get('cpu_model', info['platform'])}")
     write(out, results, table, meta)
     log((out / "results.md").read_text())

@@ -122,3 +122,18 @@ def test_to_dict_from_dict_json_round_trip():
     data["es"]["bogus"] = 1
     msg = _one_line_error(lambda: from_dict(RunConfig, data), "bogus")
     assert "population" in msg
+
+
+def test_stored_config_from_before_a_field_existed_keeps_its_behaviour():
+    """A run stored before objective.lpg_kl_direction / es.sigma_decay / es.sigma_min existed
+    loads with the values it ran with (KL(y_hat || y), constant sigma), not the new defaults;
+    any other missing field is still refused."""
+    data = to_dict(RunConfig())
+    del data["objective"]["lpg_kl_direction"], data["es"]["sigma_decay"], data["es"]["sigma_min"]
+    old = from_dict(RunConfig, data, complete=True)
+    assert old.objective.lpg_kl_direction == "yhat_y" and RunConfig().objective.lpg_kl_direction == "y_yhat"
+    assert old.es.sigma_decay == 1.0 and old.es.sigma_min == 0.0
+    # A user's partial config still gets the current defaults.
+    assert from_dict(RunConfig, data).objective.lpg_kl_direction == "y_yhat"
+    del data["es"]["population"]
+    _one_line_error(lambda: from_dict(RunConfig, data, complete=True), "es.population", "missing")
