@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import discover  # noqa: F401  (sets the XLA:CPU flags before any computation)
 from discover import profiles
 from discover.presets import get_preset
 from discover.schedules import lpg_schedule, raw_analysis

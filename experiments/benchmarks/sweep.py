@@ -22,7 +22,6 @@ from pathlib import Path
 
 import jax
 
-import discover  # noqa: F401  (sets the XLA:CPU flags before any computation)
 from discover.evaluate import clear_program_cache
 from discover.presets import get_preset
 from discover.sweep import run_sweep
