@@ -132,6 +132,7 @@ TINY_GROOVE = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow  # 45 s of CLI runs; test_plr checks the buffer's checkpoint round trip in the default suite
 def test_resume_with_a_level_buffer_is_bit_identical(tmp_path, cache_dir):
     """A GROOVE run of 3 generations resumed to 6 ends with the same objective and the same
     checkpoint, level buffer included (same checksum), as an uninterrupted run of 6. The

@@ -57,6 +57,7 @@ def small_ppo():
     return jax.jit(lt.train), obj.init(jax.random.key(0)), env_params, lt
 
 
+@pytest.mark.slow  # suite time; test_packing checks packed mixed lifetimes against agents trained alone
 def test_mixed_lifetimes_match_separate_agents(small_ppo):
     train5, obj_params, env_params, lt5 = small_ppo
     key = jax.random.key(42)

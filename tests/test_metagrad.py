@@ -5,6 +5,7 @@ import dataclasses
 import jax
 import numpy as np
 import optax
+import pytest
 
 from discover.config import LifetimeConfig, MetaGradConfig
 from discover.meta.run import build
@@ -49,6 +50,7 @@ def test_meta_gradient_is_finite_nonzero_and_improves_loss_on_fixed_batch():
     assert float(loss_and_grad(step(-h))[0]) < float(loss0) - 0.5 * h * float(norm)
 
 
+@pytest.mark.slow  # suite time; test_metagrad_lifetime checks agents stop at their lifetime
 def test_meta_generation_runs_and_resets_agents_at_their_lifetime():
     cfg = _tiny_cfg()
     built = build(cfg)

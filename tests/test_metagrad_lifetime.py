@@ -6,6 +6,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from discover.config import AgentConfig, EnvConfig, LifetimeConfig, MetaGradConfig, ObjectiveConfig, RunConfig
 from discover.meta.run import build
@@ -88,6 +89,7 @@ def _chain_states(length=5):
     return jnp.stack(rows), np.array(branches)
 
 
+@pytest.mark.slow  # suite time (a learning test)
 def test_value_critic_learns_the_values_of_the_agents_policy_from_its_rollouts():
     cfg = _chain_cfg(unroll=3)
     built = build(cfg)

@@ -93,6 +93,33 @@ def test_buffer_invariants_over_many_random_rounds():
     assert 40 < replays < 160 and int(buf.evaluated.sum()) == 16
 
 
+def test_buffer_survives_a_checkpoint_and_continues_bit_for_bit(tmp_path):
+    """A level buffer saved mid-run and restored continues exactly as the one never saved (the
+    full CLI kill-and-resume with a buffer is a slow test in test_groove.py)."""
+    from discover import checkpoint
+
+    replay = make_replay(_ccfg(), _Generator(), TEMPLATE)
+    draw = jax.jit(replay.draw, static_argnums=2)
+    update = jax.jit(replay.update)
+    rng = np.random.default_rng(1)
+
+    def rounds(buf, start, stop):
+        for g in range(start, stop):
+            d = draw(jax.random.key(g), buf, 4, g)
+            buf, _ = update(buf, d, _entries(np.asarray(d.levels["id"]), rng_scores[g]), g)
+        return buf
+
+    rng_scores = rng.normal(size=(40, 4)).astype(np.float32)
+    buf = rounds(replay.init(jax.random.key(0)), 0, 20)
+    checkpoint.save(tmp_path, 20, {"buffer": buf})
+    _, restored = checkpoint.restore(tmp_path, {"buffer": replay.init(jax.random.key(5))})
+    restored = restored["buffer"]
+    for a, b in zip(jax.tree.leaves(buf), jax.tree.leaves(restored)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for a, b in zip(jax.tree.leaves(rounds(buf, 20, 40)), jax.tree.leaves(rounds(restored, 20, 40))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_no_replay_until_enough_evaluated_levels():
     replay = make_replay(_ccfg(replay_prob=1.0), _Generator(), TEMPLATE)
     buf = replay.init(jax.random.key(0))

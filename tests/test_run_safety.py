@@ -159,6 +159,7 @@ def _no_skip(generation, reason):
     raise AssertionError(f"checkpoint {generation} damaged: {reason}")
 
 
+@pytest.mark.slow  # suite time; SIGTERM mid-run (the same handler) stays in the default suite
 def test_ctrl_c_during_a_checkpoint_save_finishes_it(cache_dir, tmp_path):
     run = tmp_path / "run"
     proc = _patched("slowsave", 3.0, ["train", "--preset", "quickstart", "--out", run, *TINY], tmp_path, cache_dir, popen=True)
@@ -213,6 +214,7 @@ def test_watchdog_dumps_stacks_and_exits(tmp_path):
     assert "Thread" in stacks or "thread" in stacks
 
 
+@pytest.mark.slow  # suite time; damaged-checkpoint fallback is checked in the default suite
 def test_full_disk_keeps_the_newest_good_checkpoint_then_resumes_exactly(finished_run, cache_dir, tmp_path):
     run = tmp_path / "run"
     proc = _patched("enospc", 0, ["train", "--preset", "quickstart", "--out", run, *TINY], tmp_path, cache_dir)
@@ -237,6 +239,7 @@ def test_resume_before_the_first_checkpoint_starts_at_generation_0(finished_run,
     assert_same_metrics(finished_run, run, 4)
 
 
+@pytest.mark.slow  # suite time; the lock itself is tested in the default suite
 def test_two_resumes_at_once_then_extension_equals_a_longer_run(finished_run, cache_dir, tmp_path, capsys):
     """A second resume of a run in use is refused with one line and changes nothing; extending
     a finished run with --generations gives exactly the run that was that long from the start."""

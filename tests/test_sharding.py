@@ -9,9 +9,11 @@ import sys
 
 import pytest
 
+# 20 s of subprocess compilation; the slow suite runs it (as it does the 2-process distributed test).
+pytestmark = pytest.mark.slow
+
 _SCRIPT = r"""
 import dataclasses, json, sys
-import discover  # first: XLA:CPU workaround (the flags are also set explicitly by the test)
 import jax, jax.numpy as jnp, numpy as np
 from discover.config import AgentConfig, EnvConfig, ESConfig, LifetimeConfig, ObjectiveConfig, RunConfig
 from discover.meta import es as es_mod
@@ -71,7 +73,7 @@ print("RESULT " + json.dumps(result))
 def _run_script(tmp_path_factory, *variants):
     env = dict(os.environ)
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()
     env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run(
         [sys.executable, "-c", _SCRIPT, *variants], cwd=tmp_path_factory.mktemp("shard"), env=env,
