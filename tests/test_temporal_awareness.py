@@ -100,7 +100,7 @@ def _task() -> Task:
         levels, lifetimes = jax.vmap(one)(jax.random.split(key, n))
         return state, levels, lifetimes.astype(jnp.int32)
 
-    curriculum = Curriculum(lambda key: jnp.zeros((), jnp.int32), sample, lambda s, levels, scores: s)
+    curriculum = Curriculum(lambda key: jnp.zeros((), jnp.int32), sample)
     mean = float(np.mean(log_uniform_int_quantiles(N_MIN, N_MAX)))
     return Task(wrap(FlipBandit()), FlipBandit().default_params, curriculum, N_MAX, mean, False)
 
