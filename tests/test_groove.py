@@ -193,6 +193,6 @@ def test_groove_experiment_quick_runs_end_to_end(tmp_path):
 
     assert main(["--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "results.json").read_text())
-    assert set(res["summary"]) == {"small", "medium", "dense", "long", "chain"}
+    assert set(res["summary"]) == {"small", "medium", "sparse", "long", "chain"}
     assert set(res["summary"]["chain"]) == {"dr", "groove"}
     assert (tmp_path / "groove_experiment.png").stat().st_size > 10_000
