@@ -36,15 +36,6 @@ from discover.packing import auto_slots, make_packed_train
 # ---------------------------------------------------------------------------------- meta-training
 
 
-# Fields that steer only the host loop (held-back evaluation cadence, warnings, the watchdog):
-# a finished run that differs from the wanted config only in these trained the same objective.
-_HOST_ONLY = ("heldout_every", "heldout_tasks", "flat_warn_after", "watchdog_s")
-
-
-def _same_training(stored, cfg) -> bool:
-    return dataclasses.replace(stored, **{f: getattr(cfg, f) for f in _HOST_ONLY}) == cfg
-
-
 def meta_train_all(base_cfg, objectives: dict, seeds, out: Path, reuse: bool = False, log=print) -> dict:
     """Meta-train base_cfg with each objective name for each seed; run directories under out/runs.
 
@@ -61,7 +52,7 @@ def meta_train_all(base_cfg, objectives: dict, seeds, out: Path, reuse: bool = F
                                       objective=dataclasses.replace(base_cfg.objective, name=name))
             run_dir = out / "runs" / f"{label}_seed{seed}"
             finished = (run_dir / "discovered.msgpack").exists() and (run_dir / "summary.json").exists()
-            if reuse and finished and _same_training(load_config(run_dir), cfg):
+            if reuse and finished and load_config(run_dir) == cfg:
                 summary = json.loads((run_dir / "summary.json").read_text())
                 wall = float(json.loads((run_dir / "wall.json").read_text())["wall_s"])
                 log(f"reusing {run_dir}")

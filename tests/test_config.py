@@ -125,15 +125,23 @@ def test_to_dict_from_dict_json_round_trip():
 
 
 def test_stored_config_from_before_a_field_existed_keeps_its_behaviour():
-    """A run stored before objective.lpg_kl_direction / es.sigma_decay / es.sigma_min existed
-    loads with the values it ran with (KL(y_hat || y), constant sigma), not the new defaults;
-    any other missing field is still refused."""
+    """A run stored before a field existed (discover.config_io._ADDED) loads with the value it ran
+    with, not the new default (KL(y_hat || y), constant sigma, no held-back evaluation); any
+    other missing field is still refused."""
+    from discover.config_io import _ADDED
+
     data = to_dict(RunConfig())
-    del data["objective"]["lpg_kl_direction"], data["es"]["sigma_decay"], data["es"]["sigma_min"]
+    for path in _ADDED:
+        *sections, name = path.split(".")
+        section = data
+        for s in sections:
+            section = section[s]
+        del section[name]
     old = from_dict(RunConfig, data, complete=True)
     assert old.objective.lpg_kl_direction == "yhat_y" and RunConfig().objective.lpg_kl_direction == "y_yhat"
-    assert old.es.sigma_decay == 1.0 and old.es.sigma_min == 0.0
+    assert (old.es.sigma_decay, old.es.sigma_min, old.heldout_every) == (1.0, 0.0, 0)
     # A user's partial config still gets the current defaults.
     assert from_dict(RunConfig, data).objective.lpg_kl_direction == "y_yhat"
+    assert from_dict(RunConfig, data).heldout_every == RunConfig().heldout_every
     del data["es"]["population"]
     _one_line_error(lambda: from_dict(RunConfig, data, complete=True), "es.population", "missing")
