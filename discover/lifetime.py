@@ -16,6 +16,9 @@ import optax
 from discover.agents import gae, make_evaluate, make_networks, make_rollout
 from discover.agents.side_critic import make_side_critic
 from discover.objectives.temporal import lifetime_features
+from discover.prng_cpu import use_unrolled_threefry
+
+use_unrolled_threefry()  # before any lifetime program is lowered (see discover.prng_cpu)
 
 
 class AgentState(NamedTuple):

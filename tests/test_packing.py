@@ -13,7 +13,7 @@ from discover.curricula import make_task
 from discover.config import EnvConfig
 from discover.lifetime import make_lifetime
 from discover.objectives import make_objective
-from discover.packing import auto_slots, lpt_schedule, make_packed_train
+from discover.packing import auto_slots, lpt_schedule, make_packed_train, makespan_bound
 
 
 def test_lpt_schedule_by_hand():
@@ -24,6 +24,8 @@ def test_lpt_schedule_by_hand():
     np.testing.assert_array_equal(sched.first, [0, 1])
     np.testing.assert_array_equal(sched.next, [3, 2, 4, -1, -1])
     np.testing.assert_array_equal(sched.loads, [7, 7])
+    np.testing.assert_array_equal(sched.slot, [0, 1, 1, 0, 1])
+    np.testing.assert_array_equal(sched.start, [0, 0, 3, 5, 6])
 
 
 def test_lpt_schedule_covers_every_task_once():
@@ -39,6 +41,15 @@ def test_lpt_schedule_covers_every_task_once():
         loads.append(load)
     assert sorted(seen) == list(range(97))
     np.testing.assert_array_equal(loads, sched.loads)
+    # slot/start say where and when each task runs: back to back in its slot's queue order.
+    for s in range(13):
+        t, at = int(sched.first[s]), 0
+        while t >= 0:
+            assert (int(sched.slot[t]), int(sched.start[t])) == (s, at)
+            at += int(lifetimes[t])
+            t = int(sched.next[t])
+    # The static bound that sizes the packed loop's statistics buffers holds.
+    assert max(loads) <= makespan_bound(97, 13, 59)
     # LPT's makespan is within 4/3 of the best possible, which is at least the average load.
     assert max(loads) <= 4 / 3 * max(int(lifetimes.max()), int(lifetimes.sum()) / 13) + 1
 

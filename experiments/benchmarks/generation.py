@@ -8,7 +8,9 @@ One run, one machine, the TA-LPG gridworld preset (`ta-lpg-gridworld`) at a scal
 evaluation 8 x 200, population 32, at the preset's lifetimes;
 `--scale reference`: the preset itself, population 1024, 64 workers, 256 units, for a GPU). Every
 program is compiled ahead of time (compile time reported), called once to warm up, then timed
-`reps` times with the ES state carried from call to call, each in its own fresh process.
+`reps` times with the ES state carried from call to call. This commit's cases run in one fresh
+process, interleaved round by round (mixed, mixed_unpacked, fixed, mixed, ...), so that a slow
+spell of a shared machine hits them alike; the baseline runs in a fresh process of its own.
 
   mixed          all_vrandlife (N log-uniform in [10, 250]), packed lifetimes (the default)
   mixed_unpacked all_vrandlife with lifetime.packing=false: every agent scanned to N = 250
@@ -62,7 +64,9 @@ SCALES = {
 }
 
 # Runs in a fresh process against whichever code is first on PYTHONPATH (this commit's or
-# another's): builds the preset with overrides, times one-generation calls, prints JSON.
+# another's): builds the preset with each case's overrides, compiles every case, then times
+# one-generation calls round by round, each round calling every case once in turn (so a slow
+# spell of a shared machine hits all cases alike), and prints JSON.
 DRIVER = r"""
 import json, sys, time
 args = json.loads(sys.argv[1])
@@ -74,22 +78,25 @@ except ImportError:  # older layout
     from experiments.presets import get_preset
 from discover.config import apply_overrides
 from discover.meta.run import _keys, build, make_multi_generation
-cfg = apply_overrides(get_preset(args["preset"]), list(args["overrides"].items()))
-built = build(cfg)
-k_init, k_obj, k_run, _ = _keys(cfg)
-state = built.meta.init(k_init, built.objective.init(k_obj))
-t0 = time.perf_counter()
-gen = make_multi_generation(built.meta, 1).lower(state, k_run).compile()
-compile_s = time.perf_counter() - t0
-state, metrics = jax.block_until_ready(gen(state, k_run))
-times, rows = [], []
-for _ in range(args["reps"]):
+progs = {}
+for name, overrides in args["cases"].items():
+    cfg = apply_overrides(get_preset(args["preset"]), list(overrides.items()))
+    built = build(cfg)
+    k_init, k_obj, k_run, _ = _keys(cfg)
+    state = built.meta.init(k_init, built.objective.init(k_obj))
     t0 = time.perf_counter()
+    gen = make_multi_generation(built.meta, 1).lower(state, k_run).compile()
+    compile_s = time.perf_counter() - t0
     state, metrics = jax.block_until_ready(gen(state, k_run))
-    times.append(time.perf_counter() - t0)
-    rows.append({k: float(v[0]) for k, v in jax.device_get(metrics).items()})
-print("RESULT " + json.dumps(dict(compile_s=compile_s, times_s=times, metrics=rows,
-                                   device=jax.devices()[0].device_kind)))
+    progs[name] = dict(gen=gen, state=state, key=k_run, out=dict(compile_s=compile_s, times_s=[], metrics=[]))
+for _ in range(args["reps"]):
+    for name, p in progs.items():
+        t0 = time.perf_counter()
+        p["state"], metrics = jax.block_until_ready(p["gen"](p["state"], p["key"]))
+        p["out"]["times_s"].append(time.perf_counter() - t0)
+        p["out"]["metrics"].append({k: float(v[0]) for k, v in jax.device_get(metrics).items()})
+device = jax.devices()[0].device_kind
+print("RESULT " + json.dumps({name: dict(p["out"], device=device) for name, p in progs.items()}))
 """
 
 
@@ -97,24 +104,27 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_driver(src: Path, overrides: dict, reps: int, timeout: float = 3600, preset: str = "ta-lpg-gridworld") -> dict:
-    """Time generations of `preset` with `overrides` using the code under `src`, in a fresh process."""
+def run_driver(src: Path, cases: dict, reps: int, timeout: float = 3600, preset: str = "ta-lpg-gridworld") -> dict:
+    """Time generations of `preset` for each case (name -> overrides) using the code under
+    `src`, in one fresh process, the cases interleaved round by round. Returns name -> result."""
     path = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONPATH=path)
-    arg = json.dumps(dict(preset=preset, overrides=overrides, reps=reps))
+    arg = json.dumps(dict(preset=preset, cases=cases, reps=reps))
     proc = subprocess.run([sys.executable, "-c", DRIVER, arg], env=env, cwd=src, capture_output=True,
                           text=True, timeout=timeout)
     line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
     if proc.returncode or line is None:
         raise RuntimeError(f"driver failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    out = json.loads(line[len("RESULT "):])
-    steps = [m["env_steps"] for m in out["metrics"]]
-    out["gen_s_min"] = min(out["times_s"])
-    out["gen_s_mean"] = sum(out["times_s"]) / len(out["times_s"])
-    out["gen_s_median"] = sorted(out["times_s"])[len(out["times_s"]) // 2]
-    out["useful_steps_per_s"] = sum(steps) / sum(out["times_s"])
-    out["utilisation"] = [m.get("utilisation") for m in out["metrics"]]
-    return out
+    results = json.loads(line[len("RESULT "):])
+    for out in results.values():
+        steps = [m["env_steps"] for m in out["metrics"]]
+        out["gen_s_min"] = min(out["times_s"])
+        out["gen_s_mean"] = sum(out["times_s"]) / len(out["times_s"])
+        out["gen_s_median"] = sorted(out["times_s"])[len(out["times_s"]) // 2]
+        out["useful_steps_per_s"] = sum(steps) / sum(out["times_s"])
+        out["useful_steps_per_s_by_round"] = [s / t for s, t in zip(steps, out["times_s"])]
+        out["utilisation"] = [m.get("utilisation") for m in out["metrics"]]
+    return results
 
 
 def gridworld_share(scale: str, k_updates: int = 20) -> dict:
@@ -199,20 +209,22 @@ def main(argv=None) -> int:
         "fixed": {**scale, "env.distribution": "all_shortlife"},
     }
     skip = set(filter(None, args.skip.split(",")))
-    for name, overrides in cases.items():
-        if name in skip:
-            continue
-        log(f"{name}: {overrides}")
-        res["programs"][name] = run_driver(ROOT, overrides, args.reps)
-        log(f"  {res['programs'][name]['gen_s_min']:.3f} s/gen, {res['programs'][name]['useful_steps_per_s']:.3g} useful steps/s")
+    cases = {name: overrides for name, overrides in cases.items() if name not in skip}
+    log(f"{', '.join(cases)} (interleaved): {scale}")
+    res["programs"].update(run_driver(ROOT, cases, args.reps))
+    for name in cases:
+        log(f"  {name}: {res['programs'][name]['gen_s_min']:.3f} s/gen, {res['programs'][name]['useful_steps_per_s']:.3g} useful steps/s")
     if args.baseline_src:
         src = Path(args.baseline_src).resolve()
         log(f"baseline code from {src}")
-        res["programs"]["baseline"] = run_driver(src, cases["mixed"], args.reps)
+        res["programs"]["baseline"] = run_driver(src, {"baseline": cases["mixed"]}, args.reps)["baseline"]
         res["baseline_src"] = str(src)
         log(f"  {res['programs']['baseline']['gen_s_min']:.3f} s/gen")
     p = res["programs"]
     res["mixed_over_fixed_useful_steps_per_s"] = p["mixed"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
+    # The same ratio in each round (mixed and fixed timed back to back): its spread shows the noise.
+    res["mixed_over_fixed_by_round"] = [m / f for m, f in zip(p["mixed"]["useful_steps_per_s_by_round"],
+                                                              p["fixed"]["useful_steps_per_s_by_round"])]
     if "mixed_unpacked" in p:
         res["unpacked_over_fixed_useful_steps_per_s"] = p["mixed_unpacked"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
     if "baseline" in p:

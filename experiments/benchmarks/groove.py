@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     res = {"benchmark": "groove", "preset": args.preset, "gens": args.gens, "machine": machine_info(), "cases": {}}
     t0 = time.perf_counter()
     for name, overrides in CASES.items():
-        out = run_driver(ROOT, overrides, args.gens, preset=args.preset)
+        out = run_driver(ROOT, {name: overrides}, args.gens, preset=args.preset)[name]
         m = out.pop("metrics")
         out["replay_fraction"] = sum(r.get("replay", 0.0) for r in m) / len(m)
         out["antagonist_lifetimes"] = sum(r.get("antagonist_lifetimes", 0) for r in m)
