@@ -5,10 +5,10 @@ A vmapped `Lifetime.train` scans every member to the largest N and freezes the s
 ones, so on all_vrandlife (N log-uniform in [10, 250], mean ~75) about 70% of the updates of a
 generation are thrown away. Here the P tasks are packed into S < P *slots*, each slot running
 its tasks back to back: when a task's agent finishes its N-th update, its actor is stored and
-the slot starts the next task's fresh agent on the following iteration. One `while_loop` at
-the top level (not under vmap, so its trip count is the real makespan L) steps all slots with
-one vmapped update per iteration. Tasks are assigned longest first to the least loaded slot
-(LPT scheduling), which makes L close to max(N_max, sum N / S).
+the slot starts the next task's fresh agent on the following iteration. The loops are at the
+top level (not under vmap, so their trip counts are real: the makespan L in all) and step all
+slots with one vmapped update per iteration. Tasks are assigned longest first to the least
+loaded slot (LPT scheduling), which makes L close to max(N_max, sum N / S).
 
 Every task keeps its own keys (init, update n, evaluation), exactly as `Lifetime.train` uses
 them, so a packed task trains the same agent as `train` would alone (tested): packing changes
