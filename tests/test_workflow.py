@@ -189,6 +189,19 @@ def test_meta_curve_shows_heldout_return_when_logged(tmp_path):
     assert matplotlib.get_backend().lower() == "agg"
 
 
+def test_meta_curve_of_a_one_generation_run_plots_without_warnings(tmp_path):
+    """A run of one generation has one point: no singular axis (its warnings reached stderr)."""
+    import warnings
+
+    from discover.plots import plot_meta_curve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_meta_curve([dict(generation=0, fitness_mean=1.0, fitness_min=0.0, fitness_max=2.0, env_steps=64)],
+                        tmp_path / "one.png")
+    assert (tmp_path / "one.png").stat().st_size > 5_000
+
+
 def test_commands_print_help_and_exit_0(capsys):
     for command in ("evaluate", "plot", "sweep", "pretrained", "train-agent"):
         assert main([command, "--help"]) == 0

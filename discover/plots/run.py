@@ -30,9 +30,10 @@ def plot_meta_curve(records: list[dict], path) -> None:
         ax.plot(x[ok], held[ok], "o-", color=color(3), ms=4, label="ES mean, held-back tasks")
     if use_steps:
         steps_axis(ax, "environment steps (meta-training)")
-        top = ax.secondary_xaxis("top", functions=(lambda s: np.interp(s, steps, gens + 1),
-                                                   lambda g: np.interp(g, gens + 1, steps)))
-        top.set_xlabel("generation")
+        if len(gens) > 1:  # one point: the step -> generation map is constant, the axis singular
+            top = ax.secondary_xaxis("top", functions=(lambda s: np.interp(s, steps, gens + 1),
+                                                       lambda g: np.interp(g, gens + 1, steps)))
+            top.set_xlabel("generation")
     else:
         ax.set_xlabel("generation")
     ax.set_ylabel("fitness (final return)")
