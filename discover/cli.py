@@ -31,6 +31,7 @@ from discover.cli_args import (
     summary,
     TRAIN_ONLY,
 )
+from discover.cpu_cores import use_cpu_cores
 
 __all__ = ["COMMANDS", "UsageError", "main", "entry"]
 
@@ -251,6 +252,12 @@ def entry() -> None:
     from discover import signals
 
     signals.install()
+    try:
+        # Before JAX starts a backend; here and not in main(), which may run inside a Python
+        # whose JAX is already up (and whose environment its child processes inherit).
+        use_cpu_cores()
+    except ValueError as e:
+        sys.exit(_fail(str(e)))
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

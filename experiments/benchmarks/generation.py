@@ -96,8 +96,8 @@ for _ in range(args["reps"]):
         p["state"], metrics = jax.block_until_ready(p["gen"](p["state"], p["key"]))
         p["out"]["times_s"].append(time.perf_counter() - t0)
         p["out"]["metrics"].append({k: float(v[0]) for k, v in jax.device_get(metrics).items()})
-device = jax.devices()[0].device_kind
-print("RESULT " + json.dumps({name: dict(p["out"], device=device) for name, p in progs.items()}))
+device, n_devices = jax.devices()[0].device_kind, len(jax.devices())
+print("RESULT " + json.dumps({name: dict(p["out"], device=device, devices=n_devices) for name, p in progs.items()}))
 """
 
 
@@ -105,11 +105,16 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_driver(src: Path, cases: dict, reps: int, timeout: float = 3600, preset: str = "ta-lpg-gridworld") -> dict:
+def run_driver(src: Path, cases: dict, reps: int, timeout: float = 3600, preset: str = "ta-lpg-gridworld",
+               cpu_devices: int = 0) -> dict:
     """Time generations of `preset` for each case (name -> overrides) using the code under
-    `src`, in one fresh process, the cases interleaved round by round. Returns name -> result."""
+    `src`, in one fresh process, the cases interleaved round by round. Returns name -> result.
+    cpu_devices > 0: that process sees that many CPU devices (one per core is the point), and
+    the population is sharded over them as on any multi-device machine."""
     path = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONPATH=path)
+    if cpu_devices:
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={cpu_devices}".strip()
     arg = json.dumps(dict(preset=preset, cases=cases, reps=reps))
     proc = subprocess.run([sys.executable, "-c", DRIVER, arg], env=env, cwd=src, capture_output=True,
                           text=True, timeout=timeout)
@@ -195,6 +200,8 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline-src", default="", help="directory with another commit's discover/ and environments/")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--population", type=int, default=0, help="override the scale's es.population (0: keep it)")
+    parser.add_argument("--cpu-devices", type=int, default=0,
+                        help="run every case (baseline included) with this many forced CPU devices (0: XLA's default, one)")
     parser.add_argument("--skip", default="", help="comma-separated cases not to run (e.g. mixed_unpacked)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -215,13 +222,15 @@ def main(argv=None) -> int:
     skip = set(filter(None, args.skip.split(",")))
     cases = {name: overrides for name, overrides in cases.items() if name not in skip}
     log(f"{', '.join(cases)} (interleaved): {scale}")
-    res["programs"].update(run_driver(ROOT, cases, args.reps))
+    res["cpu_devices"] = args.cpu_devices or None
+    res["programs"].update(run_driver(ROOT, cases, args.reps, cpu_devices=args.cpu_devices))
     for name in cases:
         log(f"  {name}: {res['programs'][name]['gen_s_min']:.3f} s/gen, {res['programs'][name]['useful_steps_per_s']:.3g} useful steps/s")
     if args.baseline_src:
         src = Path(args.baseline_src).resolve()
         log(f"baseline code from {src}")
-        res["programs"]["baseline"] = run_driver(src, {"baseline": cases["mixed"]}, args.reps)["baseline"]
+        res["programs"]["baseline"] = run_driver(src, {"baseline": cases["mixed"]}, args.reps,
+                                                 cpu_devices=args.cpu_devices)["baseline"]
         res["baseline_src"] = str(src)
         log(f"  {res['programs']['baseline']['gen_s_min']:.3f} s/gen")
     p = res["programs"]
