@@ -1,4 +1,4 @@
-"""One XLA CPU device per core for the `discover` command.
+"""Several XLA CPU devices for the `discover` command, on request.
 
 XLA runs a program on one CPU device, and the small operations of a population of agents
 keep about one core busy. Given several CPU devices, ES shards its population over them
@@ -7,17 +7,21 @@ machine a TA-LPG gridworld generation is 1.6-1.7x faster that way, with every me
 and the ES mean bit-identical to the one-device run
 (`experiments/benchmarks/results/generation_cpu_2dev.json`; tests/test_cpu_cores.py).
 
+It is opt-in (DISCOVER_CPU_DEVICES=N, or =auto for one per core) because XLA's in-process CPU
+collectives can deadlock: a GROOVE run (curriculum.name=plr, groove-tabular-cpu) on two CPU
+devices had one device waiting in an all-reduce and the other in an all-to-all until XLA
+aborted it after 40 s. ES with domain randomisation ran correctly.
+
 The command sets XLA's `--xla_force_host_platform_device_count` before JAX starts a backend.
-It only shapes the CPU platform: on a GPU or TPU machine JAX's devices are the accelerators, as
-before. The library never does this on its own (a notebook's JAX is the user's); set XLA_FLAGS
-there by hand, before JAX's first use.
+It only shapes the CPU platform: on a GPU or TPU machine JAX's devices are the accelerators.
+From Python, set XLA_FLAGS yourself before JAX's first use.
 """
 
 from __future__ import annotations
 
 import os
 
-ENV = "DISCOVER_CPU_DEVICES"  # a number: that many CPU devices; 1 (or 0): XLA's default, one
+ENV = "DISCOVER_CPU_DEVICES"  # N: that many CPU devices; "auto": one per core; unset or 1: XLA's one
 FLAG = "--xla_force_host_platform_device_count"
 MAX_AUTO = 8
 
@@ -47,20 +51,23 @@ def _backend_started() -> bool:
 
 
 def use_cpu_cores(environ=os.environ, cores: int | None = None) -> int:
-    """Add FLAG=n to XLA_FLAGS in `environ` unless it names a device count already; n from
-    DISCOVER_CPU_DEVICES, else auto_count(cores or os.cpu_count()). Returns the n set, or 0
-    when XLA_FLAGS was left alone (also when JAX has started a backend in this process)."""
+    """Add FLAG=n to XLA_FLAGS in `environ` when DISCOVER_CPU_DEVICES asks for n > 1 devices
+    ("auto": auto_count(cores or os.cpu_count())) and XLA_FLAGS names no device count yet.
+    Returns the n set, or 0 when XLA_FLAGS was left alone (also when JAX has started a backend
+    in this process)."""
     flags = environ.get("XLA_FLAGS", "")
     if FLAG in flags or _backend_started():
         return 0
-    setting = environ.get(ENV, "").strip()
-    if setting:
+    setting = environ.get(ENV, "").strip().lower()
+    if not setting:
+        return 0
+    if setting == "auto":
+        n = auto_count(cores if cores is not None else os.cpu_count())
+    else:
         try:
             n = int(setting)
         except ValueError:
-            raise ValueError(f"{ENV}={setting!r} is not a number of CPU devices") from None
-    else:
-        n = auto_count(cores if cores is not None else os.cpu_count())
+            raise ValueError(f"{ENV}={setting!r} is neither a number of CPU devices nor 'auto'") from None
     if n <= 1:
         return 0
     environ["XLA_FLAGS"] = f"{flags} {FLAG}={n}".strip()

@@ -1,5 +1,5 @@
-"""discover.cpu_cores: the `discover` command gives XLA one CPU device per core, and a run
-sharded over two CPU devices gives exactly the one-device run's results."""
+"""discover.cpu_cores: the `discover` command gives XLA several CPU devices on request, and a
+run sharded over two CPU devices gives exactly the one-device run's results."""
 
 import json
 import os
@@ -15,25 +15,25 @@ def test_device_count_is_a_power_of_two_up_to_eight():
     assert [auto_count(c) for c in (None, 1, 2, 3, 4, 6, 8, 16, 96)] == [1, 1, 2, 2, 4, 4, 8, 8, 8]
 
 
-def test_xla_flags_are_set_only_when_nobody_chose(monkeypatch):
+def test_xla_flags_are_set_only_on_request(monkeypatch):
     monkeypatch.setattr(cpu_cores, "_backend_started", lambda: False)  # as in a fresh `discover`
-    env = {"XLA_FLAGS": "--xla_backend_optimization_level=0"}
-    assert use_cpu_cores(env, cores=2) == 2
-    assert env["XLA_FLAGS"] == f"--xla_backend_optimization_level=0 {FLAG}=2"
-    # A device count already in XLA_FLAGS wins (tests and multi-process runs set their own).
-    mine = {"XLA_FLAGS": f"{FLAG}=4"}
-    assert use_cpu_cores(mine, cores=2) == 0 and mine["XLA_FLAGS"] == f"{FLAG}=4"
-    # DISCOVER_CPU_DEVICES chooses; 1 keeps XLA's default.
-    one = {"DISCOVER_CPU_DEVICES": "1"}
-    assert use_cpu_cores(one, cores=8) == 0 and "XLA_FLAGS" not in one
+    base = "--xla_backend_optimization_level=0"
+    assert use_cpu_cores({"XLA_FLAGS": base}, cores=8) == 0  # not asked: XLA's one device
+    env = {"XLA_FLAGS": base, "DISCOVER_CPU_DEVICES": "auto"}
+    assert use_cpu_cores(env, cores=2) == 2 and env["XLA_FLAGS"] == f"{base} {FLAG}=2"
     three = {"DISCOVER_CPU_DEVICES": "3"}
     assert use_cpu_cores(three, cores=2) == 3 and three["XLA_FLAGS"] == f"{FLAG}=3"
-    assert use_cpu_cores({}, cores=1) == 0
+    # A device count already in XLA_FLAGS wins (tests and multi-process runs set their own).
+    mine = {"XLA_FLAGS": f"{FLAG}=4", "DISCOVER_CPU_DEVICES": "2"}
+    assert use_cpu_cores(mine, cores=2) == 0 and mine["XLA_FLAGS"] == f"{FLAG}=4"
+    one = {"DISCOVER_CPU_DEVICES": "1"}
+    assert use_cpu_cores(one, cores=8) == 0 and "XLA_FLAGS" not in one
+    assert use_cpu_cores({"DISCOVER_CPU_DEVICES": "auto"}, cores=1) == 0
     with pytest.raises(ValueError, match="DISCOVER_CPU_DEVICES"):
         use_cpu_cores({"DISCOVER_CPU_DEVICES": "many"}, cores=2)
     # Once JAX has a backend the count would not apply, only leak into child processes.
     monkeypatch.setattr(cpu_cores, "_backend_started", lambda: True)
-    late = {"XLA_FLAGS": ""}
+    late = {"XLA_FLAGS": "", "DISCOVER_CPU_DEVICES": "2"}
     assert use_cpu_cores(late, cores=2) == 0 and late["XLA_FLAGS"] == ""
 
 

@@ -292,7 +292,7 @@ def summarise(cfg, built, init_params, final_params, evaluate, baseline, records
         "eval_return_discovered": float(final_ret.mean()),
         f"eval_return_{baseline_name(built.objective)}": float(base_ret.mean()),
         # Where it ran: the population is sharded over the devices when it divides evenly
-        # (the `discover` command gives XLA one CPU device per core: discover.cpu_cores).
+        # (several CPU devices on request: discover.cpu_cores).
         "backend": jax.default_backend(),
         "devices": jax.device_count(),
     }
