@@ -42,6 +42,7 @@ def test_a_bad_device_count_is_one_error_line(tmp_path):
     assert "DISCOVER_CPU_DEVICES" in line
 
 
+@pytest.mark.slow  # 43 s: two CLI runs, one compiling the sharded programs
 def test_two_cpu_devices_train_exactly_what_one_does(tmp_path, cache_dir):
     """The same tiny run through the command with one and with two CPU devices: the population
     (4 members) is sharded over the two, and every logged number except timings is equal."""
