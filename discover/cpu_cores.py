@@ -35,28 +35,13 @@ def auto_count(cores: int | None) -> int:
     return n
 
 
-def _backend_started() -> bool:
-    """JAX has created a backend in this process: a device count set now would not apply here,
-    only leak into child processes."""
-    import sys
-
-    if "jax" not in sys.modules:
-        return False
-    try:
-        from jax._src import xla_bridge
-
-        return bool(xla_bridge._backends)
-    except (ImportError, AttributeError):
-        return True  # cannot tell: leave XLA_FLAGS alone
-
-
 def use_cpu_cores(environ=os.environ, cores: int | None = None) -> int:
     """Add FLAG=n to XLA_FLAGS in `environ` when DISCOVER_CPU_DEVICES asks for n > 1 devices
     ("auto": auto_count(cores or os.cpu_count())) and XLA_FLAGS names no device count yet.
-    Returns the n set, or 0 when XLA_FLAGS was left alone (also when JAX has started a backend
-    in this process)."""
+    Returns the n set, or 0 when XLA_FLAGS was left alone. Only the `discover` console entry
+    calls it, first thing in a fresh process, before JAX exists."""
     flags = environ.get("XLA_FLAGS", "")
-    if FLAG in flags or _backend_started():
+    if FLAG in flags:
         return 0
     setting = environ.get(ENV, "").strip().lower()
     if not setting:

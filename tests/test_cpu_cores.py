@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-import discover.cpu_cores as cpu_cores
 from discover.cpu_cores import FLAG, auto_count, use_cpu_cores
 from tests.runs import TINY, cli, ok, one_error_line
 
@@ -15,8 +14,7 @@ def test_device_count_is_a_power_of_two_up_to_eight():
     assert [auto_count(c) for c in (None, 1, 2, 3, 4, 6, 8, 16, 96)] == [1, 1, 2, 2, 4, 4, 8, 8, 8]
 
 
-def test_xla_flags_are_set_only_on_request(monkeypatch):
-    monkeypatch.setattr(cpu_cores, "_backend_started", lambda: False)  # as in a fresh `discover`
+def test_xla_flags_are_set_only_on_request():
     base = "--xla_backend_optimization_level=0"
     assert use_cpu_cores({"XLA_FLAGS": base}, cores=8) == 0  # not asked: XLA's one device
     env = {"XLA_FLAGS": base, "DISCOVER_CPU_DEVICES": "auto"}
@@ -31,10 +29,6 @@ def test_xla_flags_are_set_only_on_request(monkeypatch):
     assert use_cpu_cores({"DISCOVER_CPU_DEVICES": "auto"}, cores=1) == 0
     with pytest.raises(ValueError, match="DISCOVER_CPU_DEVICES"):
         use_cpu_cores({"DISCOVER_CPU_DEVICES": "many"}, cores=2)
-    # Once JAX has a backend the count would not apply, only leak into child processes.
-    monkeypatch.setattr(cpu_cores, "_backend_started", lambda: True)
-    late = {"XLA_FLAGS": "", "DISCOVER_CPU_DEVICES": "2"}
-    assert use_cpu_cores(late, cores=2) == 0 and late["XLA_FLAGS"] == ""
 
 
 def test_a_bad_device_count_is_one_error_line(tmp_path):

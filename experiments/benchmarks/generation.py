@@ -8,9 +8,10 @@ One run, one machine, the TA-LPG gridworld preset (`ta-lpg-gridworld`) at a scal
 evaluation 8 x 200, population 32, at the preset's lifetimes;
 `--scale reference`: the preset itself, population 1024, 64 workers, 256 units, for a GPU). Every
 program is compiled ahead of time (compile time reported), called once to warm up after all
-cases are compiled, then timed `reps` times with the ES state carried from call to call. This commit's cases run in one fresh
-process, interleaved round by round (mixed, mixed_unpacked, fixed, mixed, ...), so that a slow
-spell of a shared machine hits them alike; the baseline runs in a fresh process of its own.
+cases are compiled, then timed `reps` times with the ES state carried from call to call. This
+commit's cases run in one fresh process, interleaved round by round (mixed, mixed_unpacked,
+fixed, mixed, ...), so that a slow spell of a shared machine hits them alike; the baseline
+runs in a fresh process of its own.
 
   mixed          all_vrandlife (N log-uniform in [10, 250]), packed lifetimes (the default)
   mixed_unpacked all_vrandlife with lifetime.packing=false: every agent scanned to N = 250
