@@ -18,7 +18,7 @@ Episodes are truncated at ``max_steps_in_episode`` (gymnax ``is_truncated``).
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import chex
 import jax
@@ -178,6 +178,18 @@ def _cells_mask(cells: jax.Array, include: jax.Array) -> jax.Array:
     return grid.at[cells[:, 0], cells[:, 1]].max(include)
 
 
+class StepNoise(NamedTuple):
+    """Everything one auto-resetting `GridWorld.step` draws from its key, drawn ahead of the step
+    by `GridWorld.draw_step_noise(key)`, bit for bit. `step` accepts it in place of the key, so a
+    rollout can draw a whole trajectory's noise in a few wide calls before its loop rather than
+    many narrow ones inside it (the wrappers pass the key through untouched)."""
+
+    u_term: jax.Array  # [] uniform in [0, 1): a collected object ends the episode when below its p_terminate
+    u_respawn: jax.Array  # [MAX_OBJECTS] uniform: an inactive object respawns when below its p_respawn
+    k_cells: Any  # key of the respawn cells (None when tabular_only: objects never move)
+    k_reset: Any  # key of the auto-reset's initial state (None when tabular_only: nothing random)
+
+
 class GridWorld(environment.Environment[GridState, GridParams]):
     """LPG gridworld; every level is a :class:`GridParams` value, the env itself is level-free.
 
@@ -218,7 +230,7 @@ class GridWorld(environment.Environment[GridState, GridParams]):
 
         See the module docstring for the order of events.
         """
-        k_term, k_respawn, k_cells = jax.random.split(key, 3)
+        noise = key if isinstance(key, StepNoise) else self._transition_noise(key, None)
         blocked = blocked_cells(params)
 
         # Move: a target outside the padded board or on a blocked cell leaves the agent in place.
@@ -231,7 +243,7 @@ class GridWorld(environment.Environment[GridState, GridParams]):
         collected = state.obj_active & jnp.all(state.obj_pos == pos[None, :], axis=-1)
         reward = jnp.sum(jnp.where(collected, params.type_reward[params.obj_type], 0.0))
         p_term = jnp.sum(jnp.where(collected, params.type_p_terminate[params.obj_type], 0.0))
-        terminated = jax.random.bernoulli(k_term, jnp.clip(p_term, 0.0, 1.0))
+        terminated = noise.u_term < jnp.clip(p_term, 0.0, 1.0)  # jax.random.bernoulli(k_term, p)
 
         # Respawn only objects inactive before this step, so a collected object is absent for at
         # least one step (as in the reference implementation).
@@ -239,7 +251,7 @@ class GridWorld(environment.Environment[GridState, GridParams]):
         respawn = (
             ~state.obj_active
             & params.obj_valid
-            & jax.random.bernoulli(k_respawn, jnp.clip(p_respawn, 0.0, 1.0))
+            & (noise.u_respawn < jnp.clip(p_respawn, 0.0, 1.0))
         )
         still_active = state.obj_active & ~collected
         if self.tabular_only:
@@ -248,7 +260,7 @@ class GridWorld(environment.Environment[GridState, GridParams]):
             # Random levels: respawned objects go to distinct free cells away from the agent and
             # the objects that remain; the i-th respawning object takes the i-th sampled cell.
             occupied = _cells_mask(state.obj_pos, still_active).at[pos[0], pos[1]].set(True)
-            cells = sample_cells(k_cells, ~blocked & ~occupied, MAX_OBJECTS)
+            cells = sample_cells(noise.k_cells, ~blocked & ~occupied, MAX_OBJECTS)
             rank = jnp.cumsum(respawn) - 1
             random_pos = jnp.where(respawn[:, None], cells[jnp.clip(rank, 0)], state.obj_pos)
             obj_pos = jnp.where(params.tabular, params.obj_pos, random_pos)
@@ -260,6 +272,20 @@ class GridWorld(environment.Environment[GridState, GridParams]):
             obj_active=still_active | respawn,
         )
         return new_state, reward.astype(jnp.float32), terminated
+
+    def _transition_noise(self, key_step: chex.PRNGKey, key_reset) -> StepNoise:
+        """The draws `transition` makes from key_step (as jax.random.bernoulli would make them)."""
+        k_term, k_respawn, k_cells = jax.random.split(key_step, 3)
+        u_term = jax.random.uniform(k_term, (), jnp.float32)
+        u_respawn = jax.random.uniform(k_respawn, (MAX_OBJECTS,), jnp.float32)
+        if self.tabular_only:
+            return StepNoise(u_term, u_respawn, None, None)
+        return StepNoise(u_term, u_respawn, k_cells, key_reset)
+
+    def draw_step_noise(self, key: chex.PRNGKey) -> StepNoise:
+        """What `step(key, ...)` draws, as a StepNoise that `step` accepts in place of the key."""
+        key_step, key_reset = jax.random.split(key)
+        return self._transition_noise(key_step, key_reset)
 
     def initial_state(self, key: chex.PRNGKey, params: GridParams) -> GridState:
         """Start of an episode: all valid objects active; random levels get random object cells."""
@@ -299,11 +325,11 @@ class GridWorld(environment.Environment[GridState, GridParams]):
         select); `final_observation` (the pre-reset one) is built only if a caller reads it."""
         if params is None:
             params = self.default_params
-        key_step, key_reset = jax.random.split(key)
-        state_st, reward, terminated = self.transition(key_step, state, action, params)
+        noise = key if isinstance(key, StepNoise) else self.draw_step_noise(key)
+        state_st, reward, terminated = self.transition(noise, state, action, params)
         truncated = self.is_truncated(state_st, params)
         done = jnp.logical_or(terminated, truncated)
-        state_re = self.initial_state(key_reset, params)
+        state_re = self.initial_state(noise.k_reset, params)
         new_state = jax.tree.map(lambda x, y: jax.lax.select(done, x, y), state_re, state_st)
         info = {"terminated": terminated, "truncated": truncated, "final_observation": self.get_obs(state_st, params)}
         return self.get_obs(new_state, params), new_state, reward, terminated, truncated, info
