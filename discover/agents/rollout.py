@@ -46,6 +46,8 @@ def make_step_noise(env, num_envs: int):
         env_keys = jax.random.split(k_env, num_envs)
         if draw_env is not None:
             env_keys = jax.vmap(draw_env)(env_keys)
+        # float32: categorical draws its Gumbel noise in the logits' dtype, and our actors'
+        # logits are float32.
         return jax.random.gumbel(k_act, (num_envs, env.num_actions), jnp.float32), env_keys
 
     return draw
