@@ -1,7 +1,9 @@
 """Noise drawn ahead of the step loop (discover.agents.rollout.make_step_noise, GridWorld's
 StepNoise) gives bit for bit the rollouts and evaluations of drawing it inside the loop, as the
 code did before: the same actions (argmax(logits + gumbel) is jax.random.categorical), the same
-env transitions, for our envs and a gymnax one, in one block and in several with a remainder."""
+env transitions, for our envs and a gymnax one, in one block and in several with a remainder.
+The gridworld's step with a key is itself checked against recordings of the implementation
+before this change (tests/test_gridworld_reference.py); here its drawn noise must reproduce it."""
 
 import jax
 import jax.numpy as jnp
@@ -89,8 +91,9 @@ def _reference_evaluate(env, nets, num_envs, num_steps):
 
 
 ENVS = {
-    "gridworld-random": lambda: (environments.make("gridworld")[0], _random_levels(1)[0]),
-    "gridworld-tabular": lambda: (environments.make("gridworld", tabular_only=True)[0], _random_levels(1)[1]),
+    "gridworld-random": lambda: (environments.make("gridworld")[0], jax.tree.map(lambda x: x[0], _random_levels(1)[0])),
+    "gridworld-tabular": lambda: (environments.make("gridworld", tabular_only=True)[0],
+                                  jax.tree.map(lambda x: x[0], _random_levels(1)[1])),
     "chain": lambda: environments.make("chain", noise=0.3),
     "CartPole-v1": lambda: environments.make("CartPole-v1"),
 }
@@ -99,7 +102,6 @@ ENVS = {
 @pytest.mark.parametrize("name", sorted(ENVS))
 def test_rollout_and_evaluate_equal_drawing_inside_the_loop(name):
     env, level = ENVS[name]()
-    level = jax.tree.map(lambda x: x[0] if getattr(x, "ndim", 0) and x.shape[0] == 1 else x, level)
     num_envs, num_steps = 4, 37
     nets = make_networks(AgentConfig(torso="mlp", hidden=(16,)), env.num_actions, "critic", 1)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(0), num_envs), level)
