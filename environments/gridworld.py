@@ -338,11 +338,15 @@ class GridWorld(environment.Environment[GridState, GridParams]):
         """float32 [MAX_SIZE, MAX_SIZE, C], C = 1 + NUM_TYPES (1 if tabular_only); see the class docstring."""
         if params is None:
             params = self.default_params
-        channels = 1 if self.tabular_only else NUM_CHANNELS
-        obs = jnp.zeros((MAX_SIZE, MAX_SIZE, channels), dtype=jnp.float32)
-        obs = obs.at[state.pos[0], state.pos[1], 0].set(1.0)
+        # The position one-hot as a comparison with an iota, not a scatter into zeros: the same
+        # values, but one fused elementwise kernel instead of a materialised zero grid and a
+        # scatter, which counts inside every rollout and evaluation step on the CPU.
+        cells = jnp.arange(MAX_SIZE)
+        here = (cells[:, None] == state.pos[0]) & (cells[None, :] == state.pos[1])
+        obs = here.astype(jnp.float32)[:, :, None]
         if self.tabular_only:
             return obs
+        obs = jnp.concatenate([obs, jnp.zeros((MAX_SIZE, MAX_SIZE, NUM_CHANNELS - 1), jnp.float32)], axis=-1)
         show = (state.obj_active & ~params.tabular).astype(jnp.float32)
         # .max (not .set) so padded inactive slots sharing a cell cannot erase a visible object.
         return obs.at[state.obj_pos[:, 0], state.obj_pos[:, 1], 1 + params.obj_type].max(show)
