@@ -8,6 +8,7 @@ import pytest
 
 from discover.cpu_cores import FLAG, auto_count, use_cpu_cores
 from tests.runs import TINY, cli, ok, one_error_line
+from tests.test_groove import TINY_GROOVE
 
 
 def test_device_count_is_a_power_of_two_up_to_eight():
@@ -36,21 +37,70 @@ def test_a_bad_device_count_is_one_error_line(tmp_path):
     assert "DISCOVER_CPU_DEVICES" in line
 
 
-@pytest.mark.slow  # 43 s: two CLI runs, one compiling the sharded programs
-def test_two_cpu_devices_train_exactly_what_one_does(tmp_path, cache_dir):
+@pytest.mark.slow  # 43 s (quickstart) and 50 s (GROOVE): two CLI runs each, one compiling the sharded programs
+@pytest.mark.parametrize("run", ["quickstart", "groove"])
+def test_two_cpu_devices_train_exactly_what_one_does(tmp_path, cache_dir, run):
     """The same tiny run through the command with one and with two CPU devices: the population
-    (4 members) is sharded over the two, and every logged number except timings is equal."""
+    (4 members) is sharded over the two, and every logged number except timings is equal. The
+    GROOVE run (level buffer, PLR scores) is the one whose many collectives once deadlocked."""
+    args = {"quickstart": ["--preset", "quickstart", *TINY, "--generations", "2"],
+            "groove": ["--preset", "groove-tabular-cpu", *TINY_GROOVE, "--generations", "3"]}[run]
     runs = {}
     # Only this test's choice: no device count inherited from the environment.
     flags = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(FLAG))
     for n in (1, 2):
         out = tmp_path / f"dev{n}"
-        ok(cli(["train", "--preset", "quickstart", "--out", out, *TINY, "--generations", "2"], cwd=tmp_path,
-               cache_dir=cache_dir, DISCOVER_CPU_DEVICES=str(n), XLA_FLAGS=flags))  # fmt: skip
+        ok(cli(["train", *args, "--out", out], cwd=tmp_path, cache_dir=cache_dir,
+               DISCOVER_CPU_DEVICES=str(n), XLA_FLAGS=flags))  # fmt: skip
         summary = json.loads((out / "summary.json").read_text())
         assert summary["devices"] == n and summary["backend"] == "cpu"
         records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         runs[n] = ([{k: v for k, v in r.items() if not k.endswith(("wall_time", "_s"))} for r in records],
                    {k: v for k, v in summary.items() if k not in ("devices", "wall_time_s")})
     assert runs[1] == runs[2]
-    assert len(runs[1][0]) == 2 and runs[1][0][0]["fitness_mean"] != runs[1][0][1]["fitness_mean"]
+    assert len(runs[1][0]) >= 2 and runs[1][0][0]["fitness_mean"] != runs[1][0][1]["fitness_mean"]
+
+
+_COLLECTIVES = r"""
+import json, re, sys
+import jax
+from discover.config import apply_overrides
+from discover.meta.run import _keys, build, make_multi_generation
+from discover.presets import get_preset
+
+assert len(jax.devices()) == 2, jax.devices()
+counts = {}
+for name, overrides in json.loads(sys.argv[1]).items():
+    cfg = apply_overrides(get_preset(name), list(overrides.items()))
+    built = build(cfg)
+    k_init, k_obj, k_run, _ = _keys(cfg)
+    state = built.meta.init(k_init, built.objective.init(k_obj))
+    text = make_multi_generation(built.meta, 1).lower(state, k_run).compile().as_text()
+    ops = re.findall(r"= \S+ (all-gather|all-reduce|all-to-all|collective-permute|reduce-scatter)(?:-start)?\(", text)
+    counts[name] = sorted(ops)
+print("RESULT " + json.dumps(counts))
+"""
+
+
+def test_a_sharded_generation_has_one_collective(tmp_path):
+    """A generation sharded over two CPU devices communicates once: one all-gather of every
+    member's metrics. XLA's CPU devices run collectives in-process, and a GROOVE generation with
+    40 independent collectives once deadlocked (the devices started them in different orders);
+    one collective leaves no order to disagree on. Compiled only, for ES with domain
+    randomisation (LPO on CartPole) and for GROOVE (level buffer, PLR)."""
+    import subprocess
+    import sys
+
+    configs = {
+        "quickstart": {"es.population": "4", "lifetime.lifetime": "2", "lifetime.num_envs": "2",
+                       "lifetime.rollout_len": "4", "lifetime.eval_envs": "2", "lifetime.eval_steps": "10"},
+        "groove-tabular-cpu": {"es.population": "4", "lifetime.num_envs": "4", "lifetime.lifetime_scale": "0.02",
+                               "lifetime.eval_envs": "2", "curriculum.buffer_size": "4", "objective.lpg_hidden": "4"},
+    }  # fmt: skip
+    flags = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(FLAG))
+    env = dict(os.environ, XLA_FLAGS=f"{flags} {FLAG}=2".strip())
+    proc = subprocess.run([sys.executable, "-c", _COLLECTIVES, json.dumps(configs)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    assert json.loads(line[len("RESULT "):]) == {name: ["all-gather"] for name in configs}

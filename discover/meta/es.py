@@ -9,6 +9,7 @@ perturbation alone.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -79,12 +80,54 @@ def make_population_eval(lifetime, chunk_size: int, mesh, slots: int = 0):
         return metrics, util.reshape(1).astype(jnp.float32)
 
     if mesh is not None:
-        spec = PartitionSpec("pop")
-        local = jax.shard_map(local, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+        return _one_gather(local, mesh)
 
     def evaluate(pop, levels, lifetimes, keys):
         metrics, util = local(pop, levels, lifetimes, keys)
         return metrics, util.mean()
+
+    return evaluate
+
+
+def _one_gather(local, mesh):
+    """The population evaluation split over the mesh's devices with exactly one collective.
+
+    The inputs are pinned replicated, so each device slices its own members without
+    communicating; each device's metrics [p, ...] and utilisation go out as one float32 block
+    [p, K], and one all-gather makes the block replicated, after which the generation (fitness,
+    tell, curriculum) runs replicated. Left to itself, XLA's sharding propagation spread the
+    population axis into the level sampler and the curriculum and gathered each result
+    separately: 33-44 independent collectives per generation. On CPU devices, which run
+    collectives in-process, a GROOVE generation deadlocked with one device in an all-reduce
+    and the other in an all-to-all; one collective per generation leaves no order to disagree on.
+    """
+    spec, replicated = PartitionSpec("pop"), NamedSharding(mesh, PartitionSpec())
+    layout = {}  # filled while shard_map traces `flat`: the metrics' treedef and member shapes
+
+    def flat(pop, levels, lifetimes, keys):
+        metrics, util = local(pop, levels, lifetimes, keys)
+        leaves, layout["tree"] = jax.tree.flatten(metrics)
+        if any(x.dtype != jnp.float32 for x in leaves):
+            raise TypeError("sharded population metrics must all be float32 to travel in one block")
+        layout["shapes"] = [x.shape[1:] for x in leaves]
+        members = lifetimes.shape[0]
+        cols = [x.reshape(members, -1) for x in leaves] + [jnp.broadcast_to(util.reshape(1, 1), (members, 1))]
+        return jnp.concatenate(cols, axis=1)
+
+    sharded = jax.shard_map(flat, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    devices = mesh.devices.size
+
+    def evaluate(pop, levels, lifetimes, keys):
+        inputs = jax.lax.with_sharding_constraint((pop, levels, lifetimes, keys), replicated)
+        block = jax.lax.with_sharding_constraint(sharded(*inputs), replicated)
+        members, leaves, start = block.shape[0], [], 0
+        for shape in layout["shapes"]:
+            size = math.prod(shape)
+            leaves.append(block[:, start:start + size].reshape((members,) + shape))
+            start += size
+        # One utilisation per device (its first member's copy), averaged as before.
+        util = block[:, -1].reshape(devices, -1)[:, 0]
+        return jax.tree.unflatten(layout["tree"], leaves), util.mean()
 
     return evaluate
 
