@@ -34,4 +34,13 @@ def test_hang_stress_rejects_unknown_program(tmp_path):
 @pytest.mark.slow
 def test_hang_stress_full(tmp_path):
     res = _run(tmp_path, "--calls", "300", "--limit", "120", timeout=3600)
-    assert len(res["programs"]) == 8 and all(r["calls"] == 300 for r in res["programs"])
+    assert len(res["programs"]) == 9 and all(r["calls"] == 300 for r in res["programs"])
+
+
+@pytest.mark.slow
+def test_hang_stress_sharded_over_two_cpu_devices(tmp_path):
+    """ES generations sharded over two CPU devices (in-process collectives), GROOVE included."""
+    programs = "es_ta_lpo,es_ta_lpg,es_groove"
+    res = _run(tmp_path, "--calls", "300", "--limit", "120", "--cpu-devices", "2", "--programs", programs, timeout=3600)
+    assert res["devices"] == 2 and [r["program"] for r in res["programs"]] == programs.split(",")
+    assert all(r["calls"] == 300 for r in res["programs"])

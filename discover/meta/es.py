@@ -36,6 +36,7 @@ class ES(NamedTuple):
     generation: Callable  # (MetaState, run_key) -> (MetaState, metrics)
     mean: Callable  # (MetaState) -> objective params (the current search mean)
     strategy: object
+    mesh: object = None  # the device mesh the population is sharded over (None: one device)
 
 
 def _strong(x):
@@ -194,7 +195,12 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto",
         es_state = strategy.init(k_es, objective_params, es_params)
         state = MetaState(es_state, source.init(k_cur), jnp.zeros((), jnp.int32))
         out = jax.eval_shape(generation, state, jax.random.key(0))[0]
-        return jax.tree.map(lambda x, s: _strong(jnp.asarray(x, s.dtype)), state, out)
+        state = jax.tree.map(lambda x, s: _strong(jnp.asarray(x, s.dtype)), state, out)
+        if mesh is not None and jax.process_count() == 1:
+            # Where a sharded generation leaves its state (replicated over the mesh), so that
+            # its second call does not compile the program again for a differently placed input.
+            state = jax.device_put(state, NamedSharding(mesh, PartitionSpec()))
+        return state
 
     def generation(state, run_key):
         key = jax.random.fold_in(run_key, state.generation)
@@ -237,4 +243,4 @@ def make_es(cfg, objective, lifetime, task, baseline_lifetime=None, mesh="auto",
     def mean(state):
         return strategy.get_mean(state.es_state)
 
-    return ES(init, generation, mean, strategy)
+    return ES(init, generation, mean, strategy, mesh)

@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from discover import signals
 from discover.config import ConfigError
@@ -49,7 +50,14 @@ def make_multi_generation(meta, k: int):
     def many(state, run_key):
         return jax.lax.scan(lambda s, _: one(s, run_key), state, None, length=k)
 
-    return jax.jit(many)
+    mesh = getattr(meta, "mesh", None)
+    if mesh is None:
+        return jax.jit(many)
+    # Sharded over a mesh, the generation returns its state replicated; pinning the inputs the
+    # same way compiles one program, where a first call with a fresh or restored state (on one
+    # device) would compile a second one for the replicated state it returns.
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return jax.jit(many, in_shardings=replicated, out_shardings=replicated)
 
 
 def _records(metrics: dict, first: int, k: int, dt: float) -> list[dict]:
@@ -132,7 +140,13 @@ def run(loop: Loop, state, start: int, stop_after: int | None = None, handle_sig
     compiled, pending = {}, deque()
     flat = FlatFitness(cfg.flat_warn_after)
     dispatched, last_ckpt, t_last = start, start, time.time()
-    current = state
+    current, run_key = state, loop.run_key
+    mesh = getattr(meta, "mesh", None)
+    if mesh is not None and jax.process_count() == 1:
+        # The state and key the sharded generation returns and reads are replicated over its
+        # mesh; a fresh or restored state starts that way too, else JAX traces and compiles the
+        # program a second time for the second call (about 4 s for the quickstart on 2 CPUs).
+        current, run_key = jax.device_put((current, run_key), NamedSharding(mesh, PartitionSpec()))
     loop.watchdog.beat(f"start-up (compiling the generation program, generation {start})")
     with signals.deferred(handle_signals):
         while True:
@@ -144,9 +158,9 @@ def run(loop: Loop, state, start: int, stop_after: int | None = None, handle_sig
                     if jax.process_count() > 1:
                         # Compile first, then start together: the first collective of a
                         # multi-process program fails if its processes arrive 30 s apart.
-                        compiled[k] = compiled[k].lower(current, loop.run_key).compile()
+                        compiled[k] = compiled[k].lower(current, run_key).compile()
                         barrier(f"discover-compiled-{k}-{dispatched}")
-                current, metrics = compiled[k](current, loop.run_key)
+                current, metrics = compiled[k](current, run_key)
                 pending.append((dispatched, k, current, metrics))
                 dispatched += k
             if not pending:  # nothing to run (start >= total)

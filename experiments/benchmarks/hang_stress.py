@@ -24,6 +24,12 @@ Programs (all tiny, all vmapped over a population or seeds, as the project runs 
   es_ta_lpg    one ES generation of ta-lpg-gridworld-cpu (packed mixed lifetimes), population 8
   ppo_minatar  PPO on SpaceInvaders-MinAtar, 8 seeds vmapped (the pattern that hung before)
   metagrad     one meta-gradient step of lpg-gridworld-cpu
+  es_groove    one GROOVE generation of groove-tabular-cpu (level buffer, PLR scores), population 4
+
+--cpu-devices N gives XLA N CPU devices before its backend starts, so the ES generations run
+sharded over them (population_mesh), with XLA's in-process collectives: the pattern in which a
+GROOVE generation once deadlocked (two devices in different collectives). For example
+`--cpu-devices 2 --programs es_ta_lpo,es_ta_lpg,es_groove`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import faulthandler
+import os
 import statistics
 import sys
 import time
@@ -130,6 +137,10 @@ def programs(upstream: bool):
         ),
         "ppo_minatar": _ppo_minatar,
         "metagrad": lambda: _generation("lpg-gridworld-cpu", lifetime=dict(lifetime_scale=0.04, **tiny_lt)),
+        "es_groove": lambda: _generation(
+            "groove-tabular-cpu", es=dict(population=4), lifetime=dict(lifetime_scale=0.02, **tiny_lt),
+            curriculum=dict(buffer_size=4), objective=dict(lpg_hidden=4),
+        ),
     }
 
 
@@ -163,13 +174,20 @@ def main(argv=None) -> int:
     parser.add_argument("--programs", default="", help="comma-separated subset of the programs (default: all)")
     parser.add_argument("--upstream", action="store_true", help="flax's orthogonal in the reproducer (jaxlib bug)")
     parser.add_argument("--out", default=None, help="JSON output (default: results/hang_stress_<platform>.json)")
+    parser.add_argument("--cpu-devices", type=int, default=0,
+                        help="give XLA this many CPU devices (ES generations then run sharded over them)")
     args = parser.parse_args(argv)
+    if args.cpu_devices > 1:
+        # XLA reads its flags when the backend starts (the first jax.devices()), not at import.
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={args.cpu_devices}".strip()
     table = programs(args.upstream)
     chosen = [p for p in args.programs.split(",") if p] or list(table)
     unknown = [p for p in chosen if p not in table]
     if unknown:
         parser.error(f"unknown program(s) {', '.join(unknown)}; choose from: {', '.join(table)}")
-    res = {"benchmark": "hang_stress", "machine": machine_info(), "calls": args.calls, "limit_s": args.limit,
+    res = {"benchmark": "hang_stress", "machine": machine_info(), "devices": len(jax.devices()),
+           "calls": args.calls, "limit_s": args.limit,
            "upstream_orthogonal": args.upstream, "programs": []}
     log(f"hang stress: {args.calls} calls of {len(chosen)} programs, {args.limit:.0f}s per call")
     t0 = time.perf_counter()
