@@ -3,18 +3,27 @@
 XLA runs a program on one CPU device, and the small operations of a population of agents
 keep about one core busy. Given several CPU devices, ES shards its population over them
 (`discover.meta.es.population_mesh`, as over several GPUs), one shard per core. On the 2-core
-machine a TA-LPG gridworld generation is 1.6-1.7x faster that way, with every member's fitness
-and the ES mean bit-identical to the one-device run
-(`experiments/benchmarks/results/generation_cpu_2dev.json`; tests/test_cpu_cores.py).
+machine a TA-LPG gridworld generation is 1.6-1.7x faster that way
+(`experiments/benchmarks/results/generation_cpu_2dev.json`).
 
-It is opt-in (DISCOVER_CPU_DEVICES=N, or =auto for one per core) because XLA's in-process CPU
-collectives can deadlock: a GROOVE run (curriculum.name=plr, groove-tabular-cpu) on two CPU
-devices had one device waiting in an all-reduce and the other in an all-to-all until XLA
-aborted it after 40 s. ES with domain randomisation ran correctly.
+It is opt-in (DISCOVER_CPU_DEVICES=N, or =auto for one per core; unset or 1: XLA's one device)
+because a run's numbers then depend on its device count: each device compiles the members'
+training for its own share of the population, the float rounding of some members' agents
+differs in the last bits, and the quickstart's fitness first differs from the one-device run in
+generation 9 (the first generations are equal, tests/test_cpu_cores.py). A run resumed on a
+machine with another core count would not continue bit for bit.
 
-The command sets XLA's `--xla_force_host_platform_device_count` before JAX starts a backend.
-It only shapes the CPU platform: on a GPU or TPU machine JAX's devices are the accelerators.
-From Python, set XLA_FLAGS yourself before JAX's first use.
+XLA's CPU devices run collectives in-process. A GROOVE generation with 40 independent
+collectives once deadlocked on two CPU devices (each device in a different one); a sharded
+generation now communicates once (one all-gather, tested), so there is no order to disagree
+on. XLA also aborts the process when the devices of a collective arrive more than 40 s apart,
+which a long generation whose shards differ by a few percent could reach; with several devices
+the command raises that limit above the run's watchdog (`watchdog_s`, 30 min by default), so
+that a stall ends as the watchdog's stack dump and one-line error rather than an abort.
+
+The command sets these flags before JAX starts a backend. They only shape the CPU platform:
+on a GPU or TPU machine JAX's devices are the accelerators. From Python, set XLA_FLAGS yourself
+before JAX's first use.
 """
 
 from __future__ import annotations
@@ -23,6 +32,12 @@ import os
 
 ENV = "DISCOVER_CPU_DEVICES"  # N: that many CPU devices; "auto": one per core; unset or 1: XLA's one
 FLAG = "--xla_force_host_platform_device_count"
+# Seconds the devices of one collective may arrive apart before XLA warns / aborts (its
+# defaults: 20 and 40), and a collective may take in all (30 min); the aborts above the run
+# watchdog's default 1800 s, which reports a real stall with every thread's stack.
+COLLECTIVE_FLAGS = ("--xla_cpu_collective_call_warn_stuck_timeout_seconds=600",
+                    "--xla_cpu_collective_call_terminate_timeout_seconds=7200",
+                    "--xla_cpu_collective_timeout_seconds=7200")
 MAX_AUTO = 8
 
 
@@ -36,10 +51,10 @@ def auto_count(cores: int | None) -> int:
 
 
 def use_cpu_cores(environ=os.environ, cores: int | None = None) -> int:
-    """Add FLAG=n to XLA_FLAGS in `environ` when DISCOVER_CPU_DEVICES asks for n > 1 devices
-    ("auto": auto_count(cores or os.cpu_count())) and XLA_FLAGS names no device count yet.
-    Returns the n set, or 0 when XLA_FLAGS was left alone. Only the `discover` console entry
-    calls it, first thing in a fresh process, before JAX exists."""
+    """Add FLAG=n (and COLLECTIVE_FLAGS) to XLA_FLAGS in `environ` when DISCOVER_CPU_DEVICES
+    asks for n > 1 CPU devices ("auto": auto_count(cores or os.cpu_count())) and XLA_FLAGS names
+    no device count yet. Returns the n set, or 0 when XLA_FLAGS was left alone. Only the
+    `discover` console entry calls it, first thing in a fresh process, before JAX exists."""
     flags = environ.get("XLA_FLAGS", "")
     if FLAG in flags:
         return 0
@@ -55,5 +70,6 @@ def use_cpu_cores(environ=os.environ, cores: int | None = None) -> int:
             raise ValueError(f"{ENV}={setting!r} is neither a number of CPU devices nor 'auto'") from None
     if n <= 1:
         return 0
-    environ["XLA_FLAGS"] = f"{flags} {FLAG}={n}".strip()
+    extra = [f for f in COLLECTIVE_FLAGS if f.split("=")[0] not in flags]
+    environ["XLA_FLAGS"] = " ".join([flags, f"{FLAG}={n}", *extra]).strip()
     return n
