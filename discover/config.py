@@ -206,7 +206,8 @@ class ESConfig:
     antithetic: bool = _f(True, "antithetic task sampling: twins theta +- sigma z share level, lifetime and keys")
     fitness: str = _f("final", f"fitness: {', '.join(FITNESS)}")
     shaping: str = _f("winloss", f"fitness shaping: {', '.join(SHAPING)}")
-    chunk_size: int = _f(0, "evaluate the population in sequential chunks of this many members (0 = all at once)")
+    chunk_size: int = _f(0, "evaluate the population in sequential chunks of this many members (0 = all at once; "
+                            "a different chunk size rounds agents' floats differently)")
     strategy_kwargs: str = _f("{}", "JSON object of extra evosax constructor arguments")
 
     def __post_init__(self):
