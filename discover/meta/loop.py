@@ -50,14 +50,7 @@ def make_multi_generation(meta, k: int):
     def many(state, run_key):
         return jax.lax.scan(lambda s, _: one(s, run_key), state, None, length=k)
 
-    mesh = getattr(meta, "mesh", None)
-    if mesh is None:
-        return jax.jit(many)
-    # Sharded over a mesh, the generation returns its state replicated; pinning the inputs the
-    # same way compiles one program, where a first call with a fresh or restored state (on one
-    # device) would compile a second one for the replicated state it returns.
-    replicated = NamedSharding(mesh, PartitionSpec())
-    return jax.jit(many, in_shardings=replicated, out_shardings=replicated)
+    return jax.jit(many)
 
 
 def _records(metrics: dict, first: int, k: int, dt: float) -> list[dict]:

@@ -178,9 +178,12 @@ def main(argv=None) -> int:
                         help="give XLA this many CPU devices (ES generations then run sharded over them)")
     args = parser.parse_args(argv)
     if args.cpu_devices > 1:
-        # XLA reads its flags when the backend starts (the first jax.devices()), not at import.
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={args.cpu_devices}".strip()
+        # As the `discover` command sets them; XLA reads its flags when the backend starts (the
+        # first jax.devices()), not at import.
+        from discover.cpu_cores import ENV, use_cpu_cores
+
+        os.environ[ENV] = str(args.cpu_devices)
+        use_cpu_cores()
     table = programs(args.upstream)
     chosen = [p for p in args.programs.split(",") if p] or list(table)
     unknown = [p for p in chosen if p not in table]
