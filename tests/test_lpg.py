@@ -378,3 +378,35 @@ def test_lpg_kl_direction_is_validated():
     assert ObjectiveConfig().lpg_kl_direction == "y_yhat"  # the papers' direction by default
     with pytest.raises(ConfigError, match="objective.lpg_kl_direction='y_hat' is not valid; choose from: y_yhat, yhat_y"):
         ObjectiveConfig(lpg_kl_direction="y_hat")
+
+
+def test_reverse_gru_equals_flax_gru_cell_scanned_backwards():
+    """The LPG core applies reverse_gru to parameters made by flax's GRUCell: same outputs, and
+    the same gradients w.r.t. those parameters (meta-gradients differentiate through it), as
+    GRUCell under a reversed nn.scan with the state zeroed at episode ends."""
+    import flax.linen as nn
+
+    from discover.objectives.lpg import _ResetGRU, reverse_gru
+
+    t, d, h = 9, 5, 7
+    k = jax.random.split(jax.random.key(11), 3)
+    x = jax.random.normal(k[0], (t, d))
+    done = jnp.zeros((t,)).at[3].set(1.0).at[6].set(1.0)
+    scan = nn.scan(_ResetGRU, variable_broadcast="params", split_rngs={"params": False}, in_axes=0, out_axes=0,
+                   reverse=True)(h)
+    params = scan.init(k[1], jnp.zeros((h,)), (x, done))
+    # Non-trivial biases (flax initialises them at zero).
+    params = jax.tree.map(lambda p: p + 0.3 * jax.random.normal(k[2], p.shape), params)
+    flax_out = lambda p: scan.apply(p, jnp.zeros((h,)), (x, done))[1]
+    ours = lambda p: reverse_gru(p["params"]["GRUCell_0"], x, done)
+    np.testing.assert_allclose(np.asarray(ours(params)), np.asarray(flax_out(params)), rtol=1e-5, atol=1e-6)
+    weights = jnp.arange(t * h, dtype=jnp.float32).reshape(t, h) / (t * h)
+    g_ours = jax.grad(lambda p: jnp.sum(weights * ours(p)))(params)
+    g_flax = jax.grad(lambda p: jnp.sum(weights * flax_out(p)))(params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6),
+                 g_ours, g_flax)
+    # The reset: steps up to 3 do not see inputs after it.
+    later = x.at[5].add(1.0)
+    moved = reverse_gru(params["params"]["GRUCell_0"], later, done)
+    np.testing.assert_array_equal(np.asarray(moved[:4]), np.asarray(ours(params)[:4]))
+    assert float(jnp.abs(moved[4:6] - ours(params)[4:6]).max()) > 1e-4

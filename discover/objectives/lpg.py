@@ -38,6 +38,35 @@ class _ResetGRU(nn.Module):
         return h, out
 
 
+def reverse_gru(cell, x, done):
+    """The outputs [T, H] of flax's GRUCell (parameters `cell`: ir, iz, in, hr, hz, hn) run
+    backwards over inputs x [T, D] from a zero state, the state zeroed where done [T] is 1
+    (what _ResetGRU under a reversed nn.scan computes, up to float rounding).
+
+    The input projections of all T steps run before the loop and the three recurrent ones are
+    one matrix product per step, so a step runs 6 kernels instead of flax's 12 (a small GRU's
+    step loop is bound by kernel count). Measured on a 2-core CPU: the packed TA-LPG loop 5-7%
+    faster. The input projections stay three products [T, H]: one [T, 3H] product sliced per
+    step made the loop 20% slower (XLA laid the time axis out inside the gate axis).
+    """
+    gates = ("r", "z", "n")
+    w_h = jnp.concatenate([cell["h" + g]["kernel"] for g in gates], axis=1)  # [H, 3H]
+    b_hn = cell["hn"]["bias"]
+    xs = tuple(x @ cell["i" + g]["kernel"] + cell["i" + g]["bias"] for g in gates)  # 3 x [T, H]
+
+    def step(h, inputs):
+        (xr, xz, xn), d = inputs
+        h = h * (1.0 - d)
+        hr, hz, hn = jnp.split(h @ w_h, 3)
+        r, z = jax.nn.sigmoid(xr + hr), jax.nn.sigmoid(xz + hz)
+        n = jnp.tanh(xn + r * (hn + b_hn))
+        h = (1.0 - z) * n + z * h
+        return h, h
+
+    _, out = jax.lax.scan(step, jnp.zeros((w_h.shape[0],), x.dtype), (xs, done), reverse=True)
+    return out
+
+
 class LPGNetwork(nn.Module):
     """LPG network on one trajectory.
 
@@ -60,16 +89,14 @@ class LPGNetwork(nn.Module):
         if self.include_gamma:
             cols.append(jnp.full_like(reward[:, None], self.gamma))
         x = jnp.concatenate(cols + [pi_a[:, None], phi, phi_next, extra], axis=-1)
-        scan = nn.scan(
-            _ResetGRU,
-            variable_broadcast="params",
-            split_rngs={"params": False},
-            in_axes=0,
-            out_axes=0,
-            reverse=True,
-        )
-        h0 = jnp.zeros((self.hidden,), x.dtype)
-        _, out = scan(self.hidden)(h0, (x, done))
+        if self.is_initializing():
+            # Parameters are created by flax's GRUCell under nn.scan, so their tree (and every
+            # saved objective) keeps GRUCell's layout; applying uses reverse_gru on them.
+            scan = nn.scan(_ResetGRU, variable_broadcast="params", split_rngs={"params": False},
+                           in_axes=0, out_axes=0, reverse=True)
+            _, out = scan(self.hidden)(jnp.zeros((self.hidden,), x.dtype), (x, done))
+        else:
+            out = reverse_gru(self.variables["params"]["Scan_ResetGRU_0"]["GRUCell_0"], x, done)
         scale = self.pi_hat_init_scale
         kernel_init = lambda key, shape, dtype: scale * nn.initializers.lecun_normal()(key, shape, dtype)
         pi_hat = nn.Dense(1, kernel_init=kernel_init)(out)[:, 0]
