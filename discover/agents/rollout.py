@@ -111,7 +111,7 @@ def make_rollout(env, nets, num_steps: int, bootstrap_truncation: bool = True):
             done = jnp.logical_or(terminated, truncated)
             ep_done = info["returned_episode"].astype(jnp.float32)
             out = dict(
-                obs=obs,
+                next_obs=next_obs,
                 action=action,
                 reward=reward.astype(jnp.float32),
                 terminated=(terminated if bootstrap_truncation else done).astype(jnp.float32),
@@ -126,7 +126,11 @@ def make_rollout(env, nets, num_steps: int, bootstrap_truncation: bool = True):
 
         # The whole rollout's noise at once: it is smaller than the observations kept anyway.
         draw = make_step_noise(env, obs.shape[0])
+        obs0 = obs
         (env_state, obs), out = scan_steps(step, (env_state, obs), key, num_steps, draw, num_steps)
+        # The step writes s_{t+1} rather than s_t: the old observation then has no reader left
+        # once the new one exists, and XLA drops a copy of it from every step.
+        out["obs"] = jnp.concatenate([obs0[None], out.pop("next_obs")[:-1]], axis=0)
         aux = nets.aux(params["aux"], out["obs"])
         if successor_critic:
             next_aux = nets.aux(params["aux"], out.pop("final_obs"))
