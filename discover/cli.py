@@ -108,9 +108,14 @@ def cmd_train(argv):
         cfg = validate(_preset_config(ns.preset, overrides), "train")
         from discover import rundir
 
-        run_dir = rundir.check_out(ns.out) if ns.out is not None else _default_out(cfg, "train")
         if distributed.is_writer():
+            run_dir = rundir.check_out(ns.out) if ns.out is not None else _default_out(cfg, "train")
             print(f"run directory: {run_dir}")
+        else:
+            # Only the process that writes checks the new --out: another process of a
+            # multi-process run could find the directory process 0 has just created and refuse
+            # it as an existing run, leaving process 0 waiting for it at the first collective.
+            run_dir = Path(ns.out) if ns.out is not None else _default_out(cfg, "train")
         result = train(cfg, run_dir)
     if result and distributed.is_writer():
         _print_summary(result, run_dir)

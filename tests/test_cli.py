@@ -124,6 +124,23 @@ def test_out_never_writes_into_an_existing_run_or_file(capsys, nothing_runs, tmp
     _one_error_line(capsys, [*TRAIN, "--out", str(run / "config.json")], "existing file")
 
 
+def test_only_the_writing_process_checks_a_new_out(monkeypatch, capsys, tmp_path):
+    """In a multi-process run process 0 creates --out; another process that checked it
+    afterwards found a run there and quit, leaving process 0 waiting for it. Only the writer
+    checks; the others take the path as given."""
+    import discover.distributed
+
+    run = fake_run(tmp_path / "run")  # what process 0 has already written
+    calls = []
+    monkeypatch.setattr(discover.meta.run, "train", lambda cfg, run_dir, **k: calls.append(run_dir))
+    monkeypatch.setattr(discover.distributed, "is_writer", lambda: False)
+    assert main([*TRAIN, "--out", str(run)]) == 0
+    assert calls == [run] and "run directory" not in capsys.readouterr().out
+    monkeypatch.setattr(discover.distributed, "is_writer", lambda: True)  # process 0 itself refuses
+    _one_error_line(capsys, [*TRAIN, "--out", str(run)], "training run")
+    assert calls == [run]
+
+
 def test_out_on_a_path_the_system_forbids_is_one_line(capsys, tmp_path):
     _one_error_line(capsys, [*TRAIN, "--out", "/sys/discover-test-run"], "/sys/discover-test-run")
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,26 +20,31 @@ def _free_port() -> int:
 
 
 def _launch(args, cwd, cache_dir):
-    """`discover ARGS` as processes 0 and 1 of a 2-process run; returns their CompletedProcess."""
+    """`discover ARGS` as processes 0 and 1 of a 2-process run; returns their CompletedProcess.
+
+    Each process writes to files, not pipes: a pipe nobody reads while the test waits on the
+    other process could fill and stall its writer, and a failure reports both processes."""
     port = _free_port()
-    procs = []
+    procs, logs = [], []
     for i in range(2):
         env = env_for(cache_dir, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES=2, JAX_PROCESS_ID=i,
                       JAX_PLATFORMS="cpu")  # fmt: skip
         env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
-        procs.append(subprocess.Popen([sys.executable, "-m", "discover.cli", *map(str, args)], cwd=cwd, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
-    out = []
+        out, err = Path(cwd) / f"process{i}.out", Path(cwd) / f"process{i}.err"
+        logs.append((out, err))
+        with open(out, "w") as fo, open(err, "w") as fe:
+            procs.append(subprocess.Popen([sys.executable, "-m", "discover.cli", *map(str, args)], cwd=cwd, env=env,
+                                          stdout=fo, stderr=fe))  # fmt: skip
     try:
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=900)
-            out.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+        codes = [p.wait(timeout=900) for p in procs]
     finally:
         for p in procs:
             p.kill()
-    for i, p in enumerate(out):
-        assert p.returncode == 0, f"process {i}: rc={p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}"
-    return out
+    done = [subprocess.CompletedProcess(p.args, c, out.read_text(), err.read_text())
+            for p, c, (out, err) in zip(procs, codes, logs)]
+    report = "\n".join(f"process {i}: rc={p.returncode}\n{p.stdout[-1500:]}\n{p.stderr[-2500:]}" for i, p in enumerate(done))
+    assert all(p.returncode == 0 for p in done), report
+    return done
 
 
 @pytest.mark.slow
