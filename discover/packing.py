@@ -147,6 +147,12 @@ def make_packed_train(lifetime, slots: int) -> Callable:
             i, run, out = carry
             keys_n = jax.vmap(jax.random.fold_in)(run.key, run.n)
             state, stats = update(run.state, run.n, run.objective_params, run.level, run.lifetime, keys_n)
+            # Keep the agent state only while its task is live: a no-op for every task that has
+            # an agent (inside this loop n < N holds for them), it freezes the slots whose queue
+            # is empty. Measured on a 2-core CPU (TA-LPG, MLP-32 agent): with this select of the
+            # whole state XLA:CPU keeps 1.54 cores busy instead of 1.39 and an update costs ~9%
+            # less at 10 slots, ~20% less at 32 (vmapped `train` has the same select, its freeze).
+            state = where(run.n < run.lifetime, state, run.state)
             out = out._replace(stats={k: jax.lax.dynamic_update_index_in_dim(buf, stats[k], i, 0)
                                       for k, buf in out.stats.items()})
             return i + 1, run._replace(state=state, n=run.n + 1), out
