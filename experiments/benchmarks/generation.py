@@ -16,6 +16,7 @@ runs in a fresh process of its own.
   mixed          all_vrandlife (N log-uniform in [10, 250]), packed lifetimes (the default)
   mixed_unpacked all_vrandlife with lifetime.packing=false: every agent scanned to N = 250
   fixed          all_shortlife (N = 250 for every agent), same population and sizes
+  mixed_pw<w>    `mixed` with lifetime.pack_width=w (only with --pack-widths)
   baseline       `mixed` run by the code of another commit (--baseline-src: a directory holding
                  that commit's `discover/` and `environments/`, e.g. made with
                  `git archive b0c6d1e discover environments | tar -x -C DIR`), the commit this
@@ -208,6 +209,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-devices", type=int, default=0,
                         help="run every case (baseline included) with this many forced CPU devices (0: XLA's default, one)")
     parser.add_argument("--skip", default="", help="comma-separated cases not to run (e.g. mixed_unpacked)")
+    parser.add_argument("--pack-widths", default="",
+                        help="comma-separated lifetime.pack_width values to time as extra mixed cases "
+                             "(mixed_pw<w>, interleaved with the others), e.g. 1.5,2 on an accelerator")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
@@ -225,6 +229,8 @@ def main(argv=None) -> int:
         "mixed_unpacked": {**scale, "env.distribution": "all_vrandlife", "lifetime.packing": "false"},
         "fixed": {**scale, "env.distribution": "all_shortlife"},
     }
+    for w in filter(None, args.pack_widths.split(",")):
+        cases[f"mixed_pw{float(w):g}"] = {**cases["mixed"], "lifetime.pack_width": str(float(w))}
     skip = set(filter(None, args.skip.split(",")))
     cases = {name: overrides for name, overrides in cases.items() if name not in skip}
     log(f"{', '.join(cases)} (interleaved): {scale}")
@@ -248,6 +254,9 @@ def main(argv=None) -> int:
     # A shared machine's slow spells move single rounds by 20-30%, more than the gap to the
     # target, so the per-round ratio is also summarised: mean and IQM with bootstrap 95% CIs.
     res["mixed_over_fixed_by_round_summary"] = summarise(res["mixed_over_fixed_by_round"])
+    # Wider packing (more slots, a shorter loop) trades utilisation for width.
+    res["pack_width_over_fixed_useful_steps_per_s"] = {
+        name: p[name]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"] for name in p if name.startswith("mixed_pw")}
     if "mixed_unpacked" in p:
         res["unpacked_over_fixed_useful_steps_per_s"] = p["mixed_unpacked"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
     if "baseline" in p:
