@@ -17,6 +17,8 @@ runs in a fresh process of its own.
   mixed_unpacked all_vrandlife with lifetime.packing=false: every agent scanned to N = 250
   fixed          all_shortlife (N = 250 for every agent), same population and sizes
   mixed_pw<w>    `mixed` with lifetime.pack_width=w (only with --pack-widths)
+  fixed_c<k>     `fixed` with es.chunk_size=k: chunks of k members one after the other (only
+                 with --chunk-sizes)
   baseline       `mixed` run by the code of another commit (--baseline-src: a directory holding
                  that commit's `discover/` and `environments/`, e.g. made with
                  `git archive b0c6d1e discover environments | tar -x -C DIR`), the commit this
@@ -209,6 +211,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-devices", type=int, default=0,
                         help="run every case (baseline included) with this many forced CPU devices (0: XLA's default, one)")
     parser.add_argument("--skip", default="", help="comma-separated cases not to run (e.g. mixed_unpacked)")
+    parser.add_argument("--chunk-sizes", default="",
+                        help="comma-separated es.chunk_size values to time as extra fixed cases (fixed_c<k>: the "
+                             "population in sequential chunks of k members), e.g. 32 at --population 128 on a CPU")
     parser.add_argument("--pack-widths", default="",
                         help="comma-separated lifetime.pack_width values to time as extra mixed cases "
                              "(mixed_pw<w>, interleaved with the others), e.g. 1.5,2 on an accelerator")
@@ -229,6 +234,8 @@ def main(argv=None) -> int:
         "mixed_unpacked": {**scale, "env.distribution": "all_vrandlife", "lifetime.packing": "false"},
         "fixed": {**scale, "env.distribution": "all_shortlife"},
     }
+    for k in filter(None, args.chunk_sizes.split(",")):
+        cases[f"fixed_c{int(k)}"] = {**cases["fixed"], "es.chunk_size": str(int(k))}
     for w in filter(None, args.pack_widths.split(",")):
         cases[f"mixed_pw{float(w):g}"] = {**cases["mixed"], "lifetime.pack_width": str(float(w))}
     skip = set(filter(None, args.skip.split(",")))
@@ -257,6 +264,14 @@ def main(argv=None) -> int:
     # Wider packing (more slots, a shorter loop) trades utilisation for width.
     res["pack_width_over_fixed_useful_steps_per_s"] = {
         name: p[name]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"] for name in p if name.startswith("mixed_pw")}
+    # Chunked fixed generations: the same members in sequential vmapped groups (narrower programs).
+    res["chunked_fixed_over_fixed_useful_steps_per_s"] = {
+        name: p[name]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"] for name in p if name.startswith("fixed_c")}
+    res["mixed_over_chunked_fixed_useful_steps_per_s"] = {
+        name: p["mixed"]["useful_steps_per_s"] / p[name]["useful_steps_per_s"] for name in p if name.startswith("fixed_c")}
+    res["mixed_over_chunked_fixed_by_round_summary"] = {
+        name: summarise([m / c for m, c in zip(p["mixed"]["useful_steps_per_s_by_round"], p[name]["useful_steps_per_s_by_round"])])
+        for name in p if name.startswith("fixed_c")}
     if "mixed_unpacked" in p:
         res["unpacked_over_fixed_useful_steps_per_s"] = p["mixed_unpacked"]["useful_steps_per_s"] / p["fixed"]["useful_steps_per_s"]
     if "baseline" in p:
