@@ -171,9 +171,10 @@ def make_packed_train(lifetime, slots: int) -> Callable:
         makespan = sched.loads.max()
         # Two loops, so that the hot one holds only the update: the outer one runs once per
         # distinct finishing time (at most P times), the inner one the updates in between.
-        # Measured on CPU against one loop with the task change inside it: selects every
-        # iteration cost 4-6% more at 10 slots; a cond was as fast at 10 slots but ~10% slower
-        # at 32 (its carry is copied every iteration).
+        # Measured on CPU against one loop with the task change inside it (before the live-state
+        # select in `step` existed): selecting fresh agents into finished slots every iteration
+        # cost 4-6% more at 10 slots; a cond was as fast at 10 slots but ~10% slower at 32 (its
+        # carry is copied every iteration).
         _, _, out = jax.lax.while_loop(lambda c: jnp.any(c[1].task >= 0), until_next_change,
                                        (jnp.int32(0), start(sched.first), out))
         # Task t's update n ran in slot slot[t] at iteration start[t] + n.
