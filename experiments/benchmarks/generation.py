@@ -278,8 +278,8 @@ def main(argv=None) -> int:
         res["baseline_over_mixed_gen_time"] = p["baseline"]["gen_s_min"] / p["mixed"]["gen_s_min"]
         # Both start from the same seed, so their first calls train the same generations: the
         # like-for-like comparison when the baseline is timed fewer times (--baseline-reps).
-        k = len(p["baseline"]["times_s"])
-        res["baseline_over_mixed_same_generations"] = sum(p["baseline"]["times_s"]) / sum(p["mixed"]["times_s"][:k])
+        k = min(len(p["baseline"]["times_s"]), len(p["mixed"]["times_s"]))
+        res["baseline_over_mixed_same_generations"] = sum(p["baseline"]["times_s"][:k]) / sum(p["mixed"]["times_s"][:k])
     log("gridworld share of an LPG update")
     res["gridworld"] = gridworld_share(scale)
     res["total_s"] = time.perf_counter() - t_all
