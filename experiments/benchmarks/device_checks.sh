@@ -14,8 +14,9 @@
 # `bash experiments/benchmarks/device_checks.sh .whl .bench_baseline $OUT`, carry
 # [".whl", ".bench_baseline"], timeout_s 600.
 #
-# About 8 minutes on an H100 once started: the reference-scale generation (mixed, fixed, mixed
-# at pack widths 1.5 and 2, interleaved; the baseline once), then the PPO throughput benchmark.
+# Not yet run on a GPU; its timeouts bound it to about 10 minutes (330 s + 240 s, plus the
+# install): the reference-scale generation (mixed, fixed, mixed at pack widths 1.5 and 2,
+# interleaved; the baseline once), then the PPO throughput benchmark.
 # Copy the JSONs into experiments/benchmarks/results/ and quote them with the machine.
 # GEN_ARGS / THR_ARGS replace the benchmarks' sizes (a CPU dry run of this script:
 # GEN_ARGS="--scale cpu --reps 1" THR_ARGS=--quick).
